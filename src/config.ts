@@ -1,0 +1,109 @@
+import { readFileSync } from "node:fs";
+import Type, { type Static, type TSchema } from "typebox";
+import Value from "typebox/value";
+
+/**
+ * The one place that reads the environment. Every setting is declared here with its
+ * default; `.env.example` mirrors this schema. Numbers and booleans arrive as strings
+ * and are converted before validation so that all problems are reported together.
+ */
+const Int = (def: number, min: number, max: number, description: string) =>
+  Type.Integer({ default: def, minimum: min, maximum: max, description });
+const Str = (def: string, description: string) => Type.String({ default: def, description });
+const OptionalSecret = (description: string) =>
+  Type.Optional(Type.String({ minLength: 1, description }));
+
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Enum(["development", "production", "test"], {
+    default: "development",
+    description: "development loads .env; production expects real settings",
+  }),
+  PORT: Int(8080, 0, 65535, "HTTP port"),
+  HOST: Str("0.0.0.0", "HTTP bind address"),
+  LOG_LEVEL: Type.Enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+    default: "info",
+    description: "pino log level",
+  }),
+  DATA_DIR: Str("./data", "directory for the embedded database and generated keys"),
+  DATABASE_URL: OptionalSecret("PostgreSQL URL; unset = embedded PGlite under DATA_DIR"),
+  DATABASE_POOL_MAX: Int(10, 1, 200, "PostgreSQL pool size"),
+  DATABASE_STATEMENT_TIMEOUT_MS: Int(30_000, 100, 600_000, "statement_timeout per query"),
+  DATABASE_CONNECT_TIMEOUT_MS: Int(5_000, 100, 60_000, "time to wait for a pool connection"),
+  REDIS_URL: OptionalSecret("Redis URL (cache and rate limits; memory when unset)"),
+  AMQP_URL: OptionalSecret("RabbitMQ URL (event bus; in-process when unset)"),
+  ADMIN_TOKEN: Type.Optional(
+    Type.String({ minLength: 16, description: "enables POST /v1/projects (min 16 chars)" }),
+  ),
+  BOOTSTRAP_PROJECT_NAME: Str("Default", "name of the project created on first start"),
+  BODY_LIMIT_BYTES: Int(1_048_576, 1024, 52_428_800, "largest accepted request body"),
+  REQUEST_TIMEOUT_MS: Int(30_000, 1_000, 600_000, "server request timeout"),
+  KEEP_ALIVE_TIMEOUT_MS: Int(72_000, 1_000, 600_000, "idle keep-alive socket timeout"),
+  SHUTDOWN_TIMEOUT_MS: Int(15_000, 100, 600_000, "drain budget on SIGTERM before forcing"),
+  IDEMPOTENCY_TTL_HOURS: Int(24, 1, 720, "how long Idempotency-Key responses are kept"),
+  JOBS_POLL_INTERVAL_SECONDS: Type.Number({
+    default: 1,
+    minimum: 0.5,
+    maximum: 60,
+    description: "how often idle job workers poll",
+  }),
+  JOBS_RETRY_LIMIT: Int(8, 0, 100, "default attempts after the first for a failing job"),
+  JOBS_RETRY_DELAY_SECONDS: Int(1, 1, 3600, "base of the exponential retry backoff"),
+  OUTBOUND_ALLOW_CIDRS: Str("", "CIDRs outbound calls may reach although not public"),
+  RATE_LIMIT_PER_KEY_PER_MINUTE: Int(1200, 1, 1_000_000, "API requests per key per minute"),
+  RATE_LIMIT_PER_IP_PER_MINUTE: Int(600, 1, 1_000_000, "unauthenticated requests per IP/min"),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** Settings that hold credentials: accepted as `NAME_FILE`, redacted from logs. */
+export const SECRET_KEYS = ["DATABASE_URL", "REDIS_URL", "AMQP_URL", "ADMIN_TOKEN"] as const;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Builds a Config from an environment map, listing every problem at once. */
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const raw: Record<string, unknown> = {};
+  const properties = ConfigSchema.properties as Record<string, TSchema>;
+  for (const key of Object.keys(properties)) {
+    const direct = env[key];
+    const file = env[`${key}_FILE`];
+    if ((SECRET_KEYS as readonly string[]).includes(key) && file !== undefined && file !== "") {
+      if (direct !== undefined && direct !== "") problems.push(`${key} and ${key}_FILE are both set`);
+      try {
+        raw[key] = readFileSync(file, "utf8").trim();
+      } catch (err) {
+        problems.push(`${key}_FILE: cannot read ${file} (${(err as Error).message})`);
+      }
+    } else if (direct !== undefined && direct !== "") {
+      raw[key] = direct;
+    }
+  }
+  const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
+  for (const error of Value.Errors(ConfigSchema, withDefaults)) {
+    const field = error.instancePath.replace(/^\//, "") || String(error.params?.["requiredProperties"] ?? "");
+    const allowed = error.params?.["allowedValues"] as unknown[] | undefined;
+    const message = allowed ? `must be one of ${allowed.join(", ")}` : error.message;
+    problems.push(`${field}: ${message}${field in raw ? ` (got ${describe(field, raw[field])})` : ""}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return withDefaults as Config;
+}
+
+function describe(key: string, value: unknown): string {
+  return (SECRET_KEYS as readonly string[]).includes(key) ? "[redacted]" : JSON.stringify(value);
+}
+
+/** A copy safe to log: secrets replaced, URLs keep only their host. */
+export function redactConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const key of SECRET_KEYS) if (out[key] !== undefined) out[key] = "[redacted]";
+  return out;
+}

@@ -1,0 +1,5 @@
+import type { Migration } from "../migrate.ts";
+import { foundation } from "./0001-foundation.ts";
+
+/** Every migration in order. Append only: an applied migration is never edited. */
+export const migrations: Migration[] = [foundation];
