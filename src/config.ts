@@ -88,8 +88,9 @@ export function loadConfig(env: Env): Config {
   }
   const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
   for (const error of Value.Errors(ConfigSchema, withDefaults)) {
-    const field = error.instancePath.replace(/^\//, "") || String(error.params?.["requiredProperties"] ?? "");
-    const allowed = error.params?.["allowedValues"] as unknown[] | undefined;
+    const params = error.params as Record<string, unknown>;
+    const field = error.instancePath.replace(/^\//, "") || String(params["requiredProperties"] ?? "");
+    const allowed = params["allowedValues"] as unknown[] | undefined;
     const message = allowed ? `must be one of ${allowed.join(", ")}` : error.message;
     problems.push(`${field}: ${message}${field in raw ? ` (got ${describe(field, raw[field])})` : ""}`);
   }
