@@ -26,7 +26,7 @@ export interface ApiKeysTable {
 }
 
 export interface IdempotencyKeysTable {
-  project_id: string;
+  scope: string;
   key: string;
   request_hash: string;
   status_code: number | null;

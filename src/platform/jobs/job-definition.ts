@@ -21,6 +21,8 @@ export interface JobDefinition<S extends TSchema = TSchema> {
   retryDelaySeconds?: number;
   /** The handler's time budget; a job running longer fails and is retried. */
   timeoutSeconds?: number;
+  /** pg-boss queue policy; "stately" keeps at most one queued and one running job. */
+  policy?: "standard" | "stately" | "singleton" | "short";
   /** Parallel handlers of this queue in this process. */
   concurrency?: number;
   handler(data: Static<S>, context: JobContext): Promise<void>;

@@ -123,14 +123,18 @@ export class JobQueue {
     if (!(await this.boss.getQueue(dead))) await this.boss.createQueue(dead, { name: dead });
     const settings = {
       name: definition.name,
+      policy: definition.policy ?? "standard",
       deadLetter: dead,
       retryLimit: definition.retryLimit ?? this.options.retryLimit,
       retryDelay: definition.retryDelaySeconds ?? this.options.retryDelaySeconds,
       retryBackoff: true,
       expireInSeconds: definition.timeoutSeconds ?? 15 * 60,
     };
-    if (await this.boss.getQueue(definition.name)) await this.boss.updateQueue(definition.name, settings);
-    else await this.boss.createQueue(definition.name, settings);
+    // A queue's policy is fixed at creation; later retry settings are applied by update.
+    if (await this.boss.getQueue(definition.name)) {
+      const { policy: _policy, ...updatable } = settings;
+      await this.boss.updateQueue(definition.name, updatable);
+    } else await this.boss.createQueue(definition.name, settings);
   }
 
   private async run(definition: JobDefinition, job: PgBoss.JobWithMetadata): Promise<void> {

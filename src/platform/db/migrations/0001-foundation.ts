@@ -23,8 +23,9 @@ export const foundation: Migration = {
       revoked_at timestamptz
     )`,
     `create index api_keys_project_idx on api_keys (project_id, id)`,
+    // scope is a project id, or "admin" for ADMIN_TOKEN requests (no project yet).
     `create table idempotency_keys (
-      project_id uuid not null references projects(id) on delete cascade,
+      scope text not null,
       key text not null,
       request_hash text not null,
       status_code integer,
@@ -32,7 +33,7 @@ export const foundation: Migration = {
       locked_until timestamptz not null,
       created_at timestamptz not null default now(),
       expires_at timestamptz not null,
-      primary key (project_id, key)
+      primary key (scope, key)
     )`,
     `create index idempotency_keys_expires_idx on idempotency_keys (expires_at)`,
     `create table contacts (

@@ -1,0 +1,102 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { Config } from "../config.ts";
+import { AppError } from "../platform/errors.ts";
+import { uuidv7 } from "../platform/ids.ts";
+import type { Logger } from "../platform/logger.ts";
+import type { Metrics } from "../platform/metrics/metrics.ts";
+import type { ApiKeys } from "../services/api-keys.ts";
+import type { Contacts } from "../services/contacts.ts";
+import type { IdempotencyStore } from "../services/idempotency.ts";
+import type { Projects } from "../services/projects.ts";
+import { authenticate } from "./auth.ts";
+import { errorBody, handleError } from "./error-handler.ts";
+import { idempotencyHooks } from "./idempotency-hooks.ts";
+import { publicRoute } from "./request-context.ts";
+import { contactRoutes } from "./routes/contact-routes.ts";
+import { operationsRoutes, type ReadinessCheck } from "./routes/operations-routes.ts";
+import { projectRoutes } from "./routes/project-routes.ts";
+import { ErrorResponse } from "./schemas/common.ts";
+import { validatorCompiler } from "./validation.ts";
+
+export interface HttpDependencies {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  readiness: ReadinessCheck[];
+  apiKeys: ApiKeys;
+  projects: Projects;
+  contacts: Contacts;
+  idempotency: IdempotencyStore;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The Fastify adapter: transport concerns only; every rule lives in services. */
+export async function buildServer(deps: HttpDependencies): Promise<FastifyInstance> {
+  const { config, logger, metrics } = deps;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One line per request is logged by our onResponse hook instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    requestIdHeader: false,
+    // Echo a caller's id when it is sane, so one id follows a request across systems.
+    genReqId: (req) => {
+      const incoming = req.headers["x-request-id"];
+      return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : uuidv7();
+    },
+    connectionTimeout: config.REQUEST_TIMEOUT_MS,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setValidatorCompiler(validatorCompiler());
+  // The API speaks JSON only: anything else is a 415, never parsed as text.
+  app.removeContentTypeParser(["text/plain"]);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(
+      errorBody(new AppError("ROUTE_NOT_FOUND", "not_found", `No route ${request.method} ${request.url.split("?")[0]}`), request.id),
+    ),
+  );
+  app.decorateRequest("principal", undefined);
+  app.decorateRequest("idempotency", undefined);
+  app.addSchema(ErrorResponse);
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  app.addHook("onRequest", authenticate(deps.apiKeys, config.ADMIN_TOKEN));
+  const idempotency = idempotencyHooks(deps.idempotency, logger);
+  app.addHook("preHandler", idempotency.preHandler);
+  app.addHook("onSend", idempotency.onSend);
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpRequestDuration.observe({ method: request.method, route, status_code: reply.statusCode }, seconds);
+    request.log.info(
+      { method: request.method, route, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      "request",
+    );
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: { title: "Ventros API", version: "1", description: "WhatsApp-first CRM backend" },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { deepLinking: true } });
+  app.get("/openapi.json", { config: publicRoute, schema: { hide: true } }, async () => app.swagger());
+
+  operationsRoutes(app, metrics, deps.readiness);
+  projectRoutes(app, deps.projects, deps.apiKeys);
+  contactRoutes(app, deps.contacts);
+  return app;
+}

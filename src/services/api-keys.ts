@@ -1,0 +1,131 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Role } from "../domain/roles.ts";
+import type { Queryable } from "../platform/db/database.ts";
+import type { DB } from "../platform/db/schema.ts";
+import { notFound } from "../platform/errors.ts";
+import { uuidv7 } from "../platform/ids.ts";
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface Principal {
+  projectId: string;
+  keyId: string;
+  role: Role;
+}
+
+const KEY_PREFIX = "vtr_";
+
+/** Keys carry 256 random bits, so a fast SHA-256 is a safe hash: no guessing is feasible. */
+export const hashApiKey = (key: string) => createHash("sha256").update(key).digest("hex");
+
+export const constantTimeEquals = (a: string, b: string): boolean => {
+  const left = createHash("sha256").update(a).digest();
+  const right = createHash("sha256").update(b).digest();
+  return timingSafeEqual(left, right);
+};
+
+/** Touching last_used_at on every request would add a write per call; once a minute is enough. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+export class ApiKeys {
+  private readonly touched = new Map<string, number>();
+
+  constructor(private readonly db: Kysely<DB>) {}
+
+  /** Creates a key and returns it in clear text: the only time it is ever visible. */
+  async create(
+    projectId: string,
+    input: { name: string; role: Role },
+    db: Queryable = this.db,
+  ): Promise<{ key: string; apiKey: ApiKeyView }> {
+    const key = `${KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
+    const row = await db
+      .insertInto("api_keys")
+      .values({
+        id: uuidv7(),
+        project_id: projectId,
+        name: input.name,
+        role: input.role,
+        key_prefix: key.slice(0, 12),
+        key_hash: hashApiKey(key),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return { key, apiKey: toView(row) };
+  }
+
+  async authenticate(key: string): Promise<Principal | undefined> {
+    if (!key.startsWith(KEY_PREFIX) || key.length > 100) return undefined;
+    const row = await this.db
+      .selectFrom("api_keys")
+      .innerJoin("projects", "projects.id", "api_keys.project_id")
+      .select(["api_keys.id", "api_keys.project_id", "api_keys.role"])
+      .where("api_keys.key_hash", "=", hashApiKey(key))
+      .where("api_keys.revoked_at", "is", null)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    this.touch(row.id);
+    return { projectId: row.project_id, keyId: row.id, role: row.role };
+  }
+
+  async list(projectId: string): Promise<ApiKeyView[]> {
+    const rows = await this.db
+      .selectFrom("api_keys")
+      .selectAll()
+      .where("project_id", "=", projectId)
+      .where("revoked_at", "is", null)
+      .orderBy("id", "desc")
+      .execute();
+    return rows.map(toView);
+  }
+
+  async revoke(projectId: string, id: string): Promise<void> {
+    const result = await this.db
+      .updateTable("api_keys")
+      .set({ revoked_at: new Date() })
+      .where("project_id", "=", projectId)
+      .where("id", "=", id)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) throw notFound("api_key");
+  }
+
+  private touch(id: string): void {
+    const now = Date.now();
+    if (now - (this.touched.get(id) ?? 0) < TOUCH_INTERVAL_MS) return;
+    this.touched.set(id, now);
+    // Best effort and off the request path: a lost touch only delays a statistic.
+    void this.db
+      .updateTable("api_keys")
+      .set({ last_used_at: new Date(now) })
+      .where("id", "=", id)
+      .execute()
+      .catch(() => this.touched.delete(id));
+  }
+}
+
+type ApiKeyRow = {
+  id: string;
+  name: string;
+  role: Role;
+  key_prefix: string;
+  created_at: Date;
+  last_used_at: Date | null;
+};
+
+const toView = (row: ApiKeyRow): ApiKeyView => ({
+  id: row.id,
+  name: row.name,
+  role: row.role,
+  prefix: row.key_prefix,
+  createdAt: row.created_at.toISOString(),
+  lastUsedAt: row.last_used_at?.toISOString() ?? null,
+});

@@ -1,0 +1,237 @@
+import type { Kysely, Selectable } from "kysely";
+import {
+  MAX_CUSTOM_FIELDS,
+  mergeCustomFields,
+  normalizeEmail,
+  normalizePhone,
+  normalizeTags,
+  type CustomFieldValue,
+} from "../domain/contact-rules.ts";
+import type { Queryable } from "../platform/db/database.ts";
+import { isUniqueViolation } from "../platform/db/database-errors.ts";
+import type { ContactsTable, DB } from "../platform/db/schema.ts";
+import { withTransaction } from "../platform/db/transaction.ts";
+import { AppError, notFound, validationError } from "../platform/errors.ts";
+import { uuidv7 } from "../platform/ids.ts";
+import { decodeCursor, toPage, type Page } from "./pagination.ts";
+
+export interface Contact {
+  id: string;
+  name: string;
+  phone: string | null;
+  email: string | null;
+  tags: string[];
+  customFields: Record<string, unknown>;
+  externalId: string | null;
+  whatsapp: { wid: string | null; lid: string | null };
+  firstInteractionAt: string | null;
+  lastInteractionAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ContactInput {
+  name?: string;
+  phone?: string | null;
+  email?: string | null;
+  tags?: string[];
+  customFields?: Record<string, CustomFieldValue>;
+  externalId?: string | null;
+}
+
+export interface ContactFilters {
+  q?: string;
+  phone?: string;
+  email?: string;
+  tag?: string;
+  createdAfter?: string;
+  createdBefore?: string;
+  limit: number;
+  cursor?: string;
+}
+
+type Field = { field: string; message: string };
+
+export class Contacts {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  async create(projectId: string, input: ContactInput & { name: string }, db: Queryable = this.db) {
+    const values = normalizeInput(input);
+    const now = new Date();
+    return withTransaction(db, async (trx) => {
+      try {
+        const row = await trx
+          .insertInto("contacts")
+          .values({
+            id: uuidv7(),
+            project_id: projectId,
+            name: input.name.trim(),
+            phone: values.phone ?? null,
+            email: values.email ?? null,
+            tags: values.tags ?? [],
+            custom_fields: JSON.stringify(values.customFields ?? {}),
+            external_id: values.externalId ?? null,
+            created_at: now,
+            updated_at: now,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toContact(row);
+      } catch (error) {
+        throw mapConflict(error);
+      }
+    });
+  }
+
+  async get(projectId: string, id: string, db: Queryable = this.db): Promise<Contact> {
+    return toContact(await this.findRow(projectId, id, db));
+  }
+
+  async update(projectId: string, id: string, input: ContactInput): Promise<Contact> {
+    const values = normalizeInput(input);
+    return withTransaction(this.db, async (trx) => {
+      // Lock the row so concurrent merge patches of customFields do not lose updates.
+      const current = await this.findRow(projectId, id, trx, true);
+      const customFields =
+        values.customFields === undefined
+          ? undefined
+          : mergeCustomFields(current.custom_fields, values.customFields);
+      if (customFields && Object.keys(customFields).length > MAX_CUSTOM_FIELDS) {
+        throw validationError([{ field: "customFields", message: `at most ${MAX_CUSTOM_FIELDS} keys` }]);
+      }
+      try {
+        const row = await trx
+          .updateTable("contacts")
+          .set({
+            updated_at: new Date(),
+            ...(input.name === undefined ? {} : { name: input.name.trim() }),
+            ...(values.phone === undefined ? {} : { phone: values.phone }),
+            ...(values.email === undefined ? {} : { email: values.email }),
+            ...(values.tags === undefined ? {} : { tags: values.tags }),
+            ...(values.externalId === undefined ? {} : { external_id: values.externalId }),
+            ...(customFields === undefined ? {} : { custom_fields: JSON.stringify(customFields) }),
+          })
+          .where("id", "=", current.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toContact(row);
+      } catch (error) {
+        throw mapConflict(error);
+      }
+    });
+  }
+
+  async delete(projectId: string, id: string): Promise<void> {
+    const result = await this.db
+      .updateTable("contacts")
+      .set({ deleted_at: new Date(), updated_at: new Date() })
+      .where("project_id", "=", projectId)
+      .where("id", "=", id)
+      .where("deleted_at", "is", null)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) throw notFound("contact");
+  }
+
+  async list(projectId: string, filters: ContactFilters): Promise<Page<Contact>> {
+    let query = this.db
+      .selectFrom("contacts")
+      .selectAll()
+      .where("project_id", "=", projectId)
+      .where("deleted_at", "is", null);
+    if (filters.cursor) query = query.where("id", "<", decodeCursor(filters.cursor));
+    if (filters.phone !== undefined) {
+      const phone = normalizePhone(filters.phone);
+      if (!phone) throw validationError([{ field: "phone", message: "is not a phone number" }]);
+      query = query.where("phone", "=", phone);
+    }
+    if (filters.email !== undefined) query = query.where("email", "=", filters.email.trim().toLowerCase());
+    if (filters.tag !== undefined) {
+      query = query.where("tags", "@>", [filters.tag.trim().toLowerCase()] as never);
+    }
+    if (filters.createdAfter) query = query.where("created_at", ">", new Date(filters.createdAfter));
+    if (filters.createdBefore) query = query.where("created_at", "<", new Date(filters.createdBefore));
+    if (filters.q) {
+      const pattern = `%${filters.q.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const digits = filters.q.replace(/\D/g, "");
+      query = query.where((eb) =>
+        eb.or([
+          eb("name", "ilike", pattern),
+          eb("email", "ilike", pattern),
+          ...(digits.length >= 3 ? [eb("phone", "like", `%${digits}%`)] : []),
+        ]),
+      );
+    }
+    const rows = await query.orderBy("id", "desc").limit(filters.limit + 1).execute();
+    return toPage(rows, filters.limit, toContact);
+  }
+
+  private async findRow(projectId: string, id: string, db: Queryable, forUpdate = false) {
+    let query = db
+      .selectFrom("contacts")
+      .selectAll()
+      .where("project_id", "=", projectId)
+      .where("id", "=", id)
+      .where("deleted_at", "is", null);
+    if (forUpdate) query = query.forUpdate();
+    const row = await query.executeTakeFirst();
+    if (!row) throw notFound("contact");
+    return row;
+  }
+}
+
+function normalizeInput(input: ContactInput) {
+  const problems: Field[] = [];
+  let phone: string | null | undefined;
+  if (input.phone === null) phone = null;
+  else if (input.phone !== undefined) {
+    phone = normalizePhone(input.phone);
+    if (!phone) problems.push({ field: "phone", message: "must be a phone number with country code (8-15 digits)" });
+  }
+  let email: string | null | undefined;
+  if (input.email === null) email = null;
+  else if (input.email !== undefined) {
+    email = normalizeEmail(input.email);
+    if (!email) problems.push({ field: "email", message: "must be an email address" });
+  }
+  if (input.name !== undefined && input.name.trim() === "") {
+    problems.push({ field: "name", message: "must not be blank" });
+  }
+  if (input.customFields && Object.keys(input.customFields).length > MAX_CUSTOM_FIELDS) {
+    problems.push({ field: "customFields", message: `at most ${MAX_CUSTOM_FIELDS} keys` });
+  }
+  if (problems.length > 0) throw validationError(problems);
+  return {
+    phone,
+    email,
+    tags: input.tags === undefined ? undefined : normalizeTags(input.tags),
+    customFields: input.customFields,
+    externalId: input.externalId,
+  };
+}
+
+function mapConflict(error: unknown): unknown {
+  if (isUniqueViolation(error, "contacts_project_phone_key")) {
+    return new AppError("CONTACT_PHONE_TAKEN", "conflict", "Another contact has this phone number");
+  }
+  if (isUniqueViolation(error, "contacts_project_external_id_key")) {
+    return new AppError("CONTACT_EXTERNAL_ID_TAKEN", "conflict", "Another contact has this externalId");
+  }
+  return error;
+}
+
+export function toContact(row: Selectable<ContactsTable>): Contact {
+  return {
+    id: row.id,
+    name: row.name,
+    phone: row.phone,
+    email: row.email,
+    tags: row.tags,
+    customFields: row.custom_fields,
+    externalId: row.external_id,
+    whatsapp: { wid: row.whatsapp_wid, lid: row.whatsapp_lid },
+    firstInteractionAt: row.first_interaction_at?.toISOString() ?? null,
+    lastInteractionAt: row.last_interaction_at?.toISOString() ?? null,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
