@@ -102,7 +102,9 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     stop() {
       stopping ??= (async () => {
         await server.close();
-        await jobs.stop(config.SHUTDOWN_TIMEOUT_MS).catch((error) => logger.warn({ err: error }, "job stop failed"));
+        await jobs
+          .stop(config.SHUTDOWN_TIMEOUT_MS)
+          .catch((error) => logger.warn({ err: error }, "job stop failed"));
         await database.close();
       })();
       return stopping;

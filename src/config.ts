@@ -76,7 +76,8 @@ export function loadConfig(env: Env): Config {
     const direct = env[key];
     const file = env[`${key}_FILE`];
     if ((SECRET_KEYS as readonly string[]).includes(key) && file !== undefined && file !== "") {
-      if (direct !== undefined && direct !== "") problems.push(`${key} and ${key}_FILE are both set`);
+      if (direct !== undefined && direct !== "")
+        problems.push(`${key} and ${key}_FILE are both set`);
       try {
         raw[key] = readFileSync(file, "utf8").trim();
       } catch (err) {
@@ -89,10 +90,13 @@ export function loadConfig(env: Env): Config {
   const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
   for (const error of Value.Errors(ConfigSchema, withDefaults)) {
     const params = error.params as Record<string, unknown>;
-    const field = error.instancePath.replace(/^\//, "") || String(params["requiredProperties"] ?? "");
+    const field =
+      error.instancePath.replace(/^\//, "") || String(params["requiredProperties"] ?? "");
     const allowed = params["allowedValues"] as unknown[] | undefined;
     const message = allowed ? `must be one of ${allowed.join(", ")}` : error.message;
-    problems.push(`${field}: ${message}${field in raw ? ` (got ${describe(field, raw[field])})` : ""}`);
+    problems.push(
+      `${field}: ${message}${field in raw ? ` (got ${describe(field, raw[field])})` : ""}`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return withDefaults as Config;

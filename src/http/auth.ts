@@ -24,8 +24,10 @@ export function authenticate(apiKeys: ApiKeys, adminToken: string | undefined) {
     if (!auth || auth.kind === "public") return;
     const token = bearer(request);
     if (auth.kind === "adminToken") {
-      if (!adminToken) throw new AppError("ADMIN_DISABLED", "forbidden", "Set ADMIN_TOKEN to enable this route");
-      if (!token || !constantTimeEquals(token, adminToken)) throw unauthorized("A valid admin token is required");
+      if (!adminToken)
+        throw new AppError("ADMIN_DISABLED", "forbidden", "Set ADMIN_TOKEN to enable this route");
+      if (!token || !constantTimeEquals(token, adminToken))
+        throw unauthorized("A valid admin token is required");
       return;
     }
     if (!token) throw unauthorized("Send an API key as 'Authorization: Bearer <key>'");
@@ -42,6 +44,7 @@ export function authenticate(apiKeys: ApiKeys, adminToken: string | undefined) {
 
 /** The principal of a route declared with apiKey(); absence is a programming error. */
 export function principalOf(request: FastifyRequest) {
-  if (!request.principal) throw new AppError("UNAUTHORIZED", "unauthorized", "Authentication required");
+  if (!request.principal)
+    throw new AppError("UNAUTHORIZED", "unauthorized", "Authentication required");
   return request.principal;
 }

@@ -39,7 +39,10 @@ export async function buildServer(deps: HttpDependencies): Promise<FastifyInstan
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request is logged by our onResponse hook instead of fastify's two.
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: "requestId",
+    }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     requestIdHeader: false,
     // Echo a caller's id when it is sane, so one id follows a request across systems.
@@ -58,9 +61,18 @@ export async function buildServer(deps: HttpDependencies): Promise<FastifyInstan
   app.removeContentTypeParser(["text/plain"]);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send(
-      errorBody(new AppError("ROUTE_NOT_FOUND", "not_found", `No route ${request.method} ${request.url.split("?")[0]}`), request.id),
-    ),
+    reply
+      .code(404)
+      .send(
+        errorBody(
+          new AppError(
+            "ROUTE_NOT_FOUND",
+            "not_found",
+            `No route ${request.method} ${request.url.split("?")[0]}`,
+          ),
+          request.id,
+        ),
+      ),
   );
   app.decorateRequest("principal", undefined);
   app.decorateRequest("idempotency", undefined);
@@ -76,9 +88,17 @@ export async function buildServer(deps: HttpDependencies): Promise<FastifyInstan
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url ?? "unmatched";
     const seconds = reply.elapsedTime / 1000;
-    metrics.httpRequestDuration.observe({ method: request.method, route, status_code: reply.statusCode }, seconds);
+    metrics.httpRequestDuration.observe(
+      { method: request.method, route, status_code: reply.statusCode },
+      seconds,
+    );
     request.log.info(
-      { method: request.method, route, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      {
+        method: request.method,
+        route,
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
       "request",
     );
   });
@@ -90,10 +110,14 @@ export async function buildServer(deps: HttpDependencies): Promise<FastifyInstan
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
     },
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`),
+    },
   });
   await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { deepLinking: true } });
-  app.get("/openapi.json", { config: publicRoute, schema: { hide: true } }, async () => app.swagger());
+  app.get("/openapi.json", { config: publicRoute, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
 
   operationsRoutes(app, metrics, deps.readiness);
   projectRoutes(app, deps.projects, deps.apiKeys);

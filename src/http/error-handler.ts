@@ -51,9 +51,17 @@ export function toAppError(error: FastifyError): AppError {
   }
   switch (error.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return new AppError("PAYLOAD_TOO_LARGE", "payload_too_large", "The request body is too large");
+      return new AppError(
+        "PAYLOAD_TOO_LARGE",
+        "payload_too_large",
+        "The request body is too large",
+      );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return new AppError("UNSUPPORTED_MEDIA_TYPE", "unsupported_media_type", "Send application/json");
+      return new AppError(
+        "UNSUPPORTED_MEDIA_TYPE",
+        "unsupported_media_type",
+        "Send application/json",
+      );
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return new AppError("MALFORMED_JSON", "validation", "The body is empty but declared as JSON");
     case "FST_ERR_CTP_INVALID_JSON_BODY":
@@ -67,7 +75,9 @@ export function toAppError(error: FastifyError): AppError {
   if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
     return new AppError("BAD_REQUEST", "validation", error.message);
   }
-  return new AppError("INTERNAL_ERROR", "internal", "Something went wrong on our side", { cause: error });
+  return new AppError("INTERNAL_ERROR", "internal", "Something went wrong on our side", {
+    cause: error,
+  });
 }
 
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
@@ -75,7 +85,8 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   const status = statusOf(appError);
   if (status >= 500) request.log.error({ err: error, code: appError.code }, "request failed");
   else request.log.info({ code: appError.code }, "request rejected");
-  if (appError.retryAfterSeconds !== undefined) reply.header("retry-after", String(appError.retryAfterSeconds));
+  if (appError.retryAfterSeconds !== undefined)
+    reply.header("retry-after", String(appError.retryAfterSeconds));
   return reply.code(status).send(errorBody(appError, request.id));
 }
 

@@ -25,7 +25,11 @@ export function idempotencyHooks(store: IdempotencyStore, logger: Logger) {
     const key = Array.isArray(header) ? header[0] : header;
     if (!key || !KEY.test(key)) {
       throw new AppError("VALIDATION_FAILED", "validation", "The request is invalid", {
-        details: { fields: [{ field: "headers.idempotency-key", message: "must be 1-255 visible ASCII characters" }] },
+        details: {
+          fields: [
+            { field: "headers.idempotency-key", message: "must be 1-255 visible ASCII characters" },
+          ],
+        },
       });
     }
     const scope = request.principal?.projectId ?? "admin";
@@ -44,9 +48,14 @@ export function idempotencyHooks(store: IdempotencyStore, logger: Logger) {
           "This Idempotency-Key was used with a different request",
         );
       case "in_progress":
-        throw new AppError("IDEMPOTENCY_KEY_IN_PROGRESS", "conflict", "A request with this Idempotency-Key is in progress", {
-          retryAfterSeconds: 1,
-        });
+        throw new AppError(
+          "IDEMPOTENCY_KEY_IN_PROGRESS",
+          "conflict",
+          "A request with this Idempotency-Key is in progress",
+          {
+            retryAfterSeconds: 1,
+          },
+        );
     }
   };
 

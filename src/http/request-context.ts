@@ -2,7 +2,8 @@ import type { Role } from "../domain/roles.ts";
 import type { Principal } from "../services/api-keys.ts";
 
 /** How a route authenticates: an API key with a minimum role, the ADMIN_TOKEN, or not at all. */
-export type RouteAuth = { kind: "apiKey"; role: Role } | { kind: "adminToken" } | { kind: "public" };
+export type RouteAuth =
+  { kind: "apiKey"; role: Role } | { kind: "adminToken" } | { kind: "public" };
 
 declare module "fastify" {
   interface FastifyContextConfig {

@@ -7,7 +7,12 @@ import type { FastifySchemaCompiler } from "fastify";
  * JSON and are not, so `"age": "12"` where a number is expected is a 400 rather than a
  * silent conversion. Unknown fields are rejected (never stripped) everywhere.
  */
-const base: Options = { allErrors: true, removeAdditional: false, useDefaults: true, strict: false };
+const base: Options = {
+  allErrors: true,
+  removeAdditional: false,
+  useDefaults: true,
+  strict: false,
+};
 
 const make = (coerce: boolean) => {
   const ajv = new Ajv({ ...base, coerceTypes: coerce ? "array" : false });

@@ -12,7 +12,11 @@ export interface JobDependencies {
 
 /** Every durable job type of the service; compose registers them on the queue. */
 export function buildJobs(deps: JobDependencies) {
-  const pruneIdempotencyKeys = pruneIdempotencyKeysJob({ store: deps.idempotency, jobs: deps.jobs, logger: deps.logger });
+  const pruneIdempotencyKeys = pruneIdempotencyKeysJob({
+    store: deps.idempotency,
+    jobs: deps.jobs,
+    logger: deps.logger,
+  });
   return {
     pruneIdempotencyKeys,
     all: [pruneIdempotencyKeys] as JobDefinition[],

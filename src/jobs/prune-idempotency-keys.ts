@@ -10,7 +10,11 @@ const EVERY_MS = 60 * 60 * 1000;
  * Deletes expired Idempotency-Key records once an hour. It reschedules itself; the
  * "stately" policy keeps exactly one pending run however many instances start it.
  */
-export function pruneIdempotencyKeysJob(deps: { store: IdempotencyStore; jobs: () => JobQueue; logger: Logger }) {
+export function pruneIdempotencyKeysJob(deps: {
+  store: IdempotencyStore;
+  jobs: () => JobQueue;
+  logger: Logger;
+}) {
   const job = defineJob({
     name: "idempotency-keys-prune",
     schema: Type.Object({}),

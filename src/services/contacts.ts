@@ -97,7 +97,9 @@ export class Contacts {
           ? undefined
           : mergeCustomFields(current.custom_fields, values.customFields);
       if (customFields && Object.keys(customFields).length > MAX_CUSTOM_FIELDS) {
-        throw validationError([{ field: "customFields", message: `at most ${MAX_CUSTOM_FIELDS} keys` }]);
+        throw validationError([
+          { field: "customFields", message: `at most ${MAX_CUSTOM_FIELDS} keys` },
+        ]);
       }
       try {
         const row = await trx
@@ -144,12 +146,15 @@ export class Contacts {
       if (!phone) throw validationError([{ field: "phone", message: "is not a phone number" }]);
       query = query.where("phone", "=", phone);
     }
-    if (filters.email !== undefined) query = query.where("email", "=", filters.email.trim().toLowerCase());
+    if (filters.email !== undefined)
+      query = query.where("email", "=", filters.email.trim().toLowerCase());
     if (filters.tag !== undefined) {
       query = query.where("tags", "@>", [filters.tag.trim().toLowerCase()] as never);
     }
-    if (filters.createdAfter) query = query.where("created_at", ">", new Date(filters.createdAfter));
-    if (filters.createdBefore) query = query.where("created_at", "<", new Date(filters.createdBefore));
+    if (filters.createdAfter)
+      query = query.where("created_at", ">", new Date(filters.createdAfter));
+    if (filters.createdBefore)
+      query = query.where("created_at", "<", new Date(filters.createdBefore));
     if (filters.q) {
       const pattern = `%${filters.q.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       const digits = filters.q.replace(/\D/g, "");
@@ -161,7 +166,10 @@ export class Contacts {
         ]),
       );
     }
-    const rows = await query.orderBy("id", "desc").limit(filters.limit + 1).execute();
+    const rows = await query
+      .orderBy("id", "desc")
+      .limit(filters.limit + 1)
+      .execute();
     return toPage(rows, filters.limit, toContact);
   }
 
@@ -185,7 +193,11 @@ function normalizeInput(input: ContactInput) {
   if (input.phone === null) phone = null;
   else if (input.phone !== undefined) {
     phone = normalizePhone(input.phone);
-    if (!phone) problems.push({ field: "phone", message: "must be a phone number with country code (8-15 digits)" });
+    if (!phone)
+      problems.push({
+        field: "phone",
+        message: "must be a phone number with country code (8-15 digits)",
+      });
   }
   let email: string | null | undefined;
   if (input.email === null) email = null;
@@ -214,7 +226,11 @@ function mapConflict(error: unknown): unknown {
     return new AppError("CONTACT_PHONE_TAKEN", "conflict", "Another contact has this phone number");
   }
   if (isUniqueViolation(error, "contacts_project_external_id_key")) {
-    return new AppError("CONTACT_EXTERNAL_ID_TAKEN", "conflict", "Another contact has this externalId");
+    return new AppError(
+      "CONTACT_EXTERNAL_ID_TAKEN",
+      "conflict",
+      "Another contact has this externalId",
+    );
   }
   return error;
 }

@@ -48,7 +48,8 @@ export class IdempotencyStore {
       return this.claim(scope, key, requestHash);
     }
     if (row.request_hash !== requestHash) return { kind: "mismatch" };
-    if (row.status_code !== null) return { kind: "replay", statusCode: row.status_code, body: row.response_body };
+    if (row.status_code !== null)
+      return { kind: "replay", statusCode: row.status_code, body: row.response_body };
     if (row.locked_until > now) return { kind: "in_progress" };
     // Abandoned claim: take it over atomically (only one taker wins the update).
     const taken = await this.db
@@ -81,7 +82,10 @@ export class IdempotencyStore {
   }
 
   async pruneExpired(now = new Date()): Promise<number> {
-    const result = await this.db.deleteFrom("idempotency_keys").where("expires_at", "<", now).executeTakeFirst();
+    const result = await this.db
+      .deleteFrom("idempotency_keys")
+      .where("expires_at", "<", now)
+      .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }

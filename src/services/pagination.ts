@@ -9,13 +9,16 @@ export interface Page<T> {
  * Cursors are opaque to clients: base64url of the last row's id. Ids are UUIDv7, so id
  * order is creation order and a cursor stays valid while rows are added or removed.
  */
-export const encodeCursor = (id: string) => Buffer.from(JSON.stringify({ id })).toString("base64url");
+export const encodeCursor = (id: string) =>
+  Buffer.from(JSON.stringify({ id })).toString("base64url");
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function decodeCursor(cursor: string): string {
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { id?: unknown };
+    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as {
+      id?: unknown;
+    };
     if (typeof parsed.id === "string" && UUID.test(parsed.id)) return parsed.id;
   } catch {
     // fall through to the validation error
@@ -24,7 +27,11 @@ export function decodeCursor(cursor: string): string {
 }
 
 /** Fetch limit+1 rows; the extra one only tells whether another page exists. */
-export function toPage<R extends { id: string }, T>(rows: R[], limit: number, map: (r: R) => T): Page<T> {
+export function toPage<R extends { id: string }, T>(
+  rows: R[],
+  limit: number,
+  map: (r: R) => T,
+): Page<T> {
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {

@@ -45,7 +45,11 @@ export class Projects {
   }
 
   async get(id: string): Promise<ProjectView> {
-    const row = await this.db.selectFrom("projects").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("projects")
+      .selectAll()
+      .where("id", "=", id)
+      .executeTakeFirst();
     if (!row) throw notFound("project");
     return toView(row);
   }

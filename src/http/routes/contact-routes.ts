@@ -5,7 +5,12 @@ import type { Contacts } from "../../services/contacts.ts";
 import { principalOf } from "../auth.ts";
 import { apiKey } from "../request-context.ts";
 import { errorResponses, IdParams, Page } from "../schemas/common.ts";
-import { Contact, CreateContactBody, ListContactsQuery, UpdateContactBody } from "../schemas/contact-schemas.ts";
+import {
+  Contact,
+  CreateContactBody,
+  ListContactsQuery,
+  UpdateContactBody,
+} from "../schemas/contact-schemas.ts";
 
 export function contactRoutes(server: FastifyInstance, contacts: Contacts) {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
@@ -41,7 +46,12 @@ export function contactRoutes(server: FastifyInstance, contacts: Contacts) {
 
   app.get("/v1/contacts/:id", {
     config: apiKey("readonly"),
-    schema: { tags, summary: "Get a contact", params: IdParams, response: { 200: Contact, ...errorResponses(404) } },
+    schema: {
+      tags,
+      summary: "Get a contact",
+      params: IdParams,
+      response: { 200: Contact, ...errorResponses(404) },
+    },
     handler: async (request) => contacts.get(principalOf(request).projectId, request.params.id),
   });
 
@@ -54,7 +64,8 @@ export function contactRoutes(server: FastifyInstance, contacts: Contacts) {
       body: UpdateContactBody,
       response: { 200: Contact, ...errorResponses(404, 409, 413, 415) },
     },
-    handler: async (request) => contacts.update(principalOf(request).projectId, request.params.id, request.body),
+    handler: async (request) =>
+      contacts.update(principalOf(request).projectId, request.params.id, request.body),
   });
 
   app.delete("/v1/contacts/:id", {

@@ -20,13 +20,20 @@ async function probe(check: ReadinessCheck) {
     await Promise.race([
       check.check(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer in ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`no answer in ${CHECK_TIMEOUT_MS} ms`)),
+          CHECK_TIMEOUT_MS,
+        );
       }),
     ]);
     return { status: "ok" as const, latencyMs: round(performance.now() - started) };
   } catch (error) {
     const message = error instanceof AppError ? error.message : (error as Error).message;
-    return { status: "unavailable" as const, latencyMs: round(performance.now() - started), error: message };
+    return {
+      status: "unavailable" as const,
+      latencyMs: round(performance.now() - started),
+      error: message,
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -43,16 +50,27 @@ export function operationsRoutes(app: FastifyInstance, metrics: Metrics, checks:
 
   app.get("/health/ready", {
     config: publicRoute,
-    schema: { tags: ["operations"], summary: "Every dependency answers; 503 names the first that does not" },
+    schema: {
+      tags: ["operations"],
+      summary: "Every dependency answers; 503 names the first that does not",
+    },
     handler: async (request, reply) => {
       const results = await Promise.all(checks.map(async (c) => [c, await probe(c)] as const));
       const report = Object.fromEntries(results.map(([c, r]) => [c.name, r]));
       const failed = results.find(([, r]) => r.status !== "ok");
       if (!failed) return { status: "ok", checks: report };
-      const error = new AppError(failed[0].code, "unavailable", `${failed[0].name} is unavailable`, {
-        details: { checks: report },
-      });
-      return reply.code(503).header("retry-after", "1").send({ status: "unavailable", checks: report, ...errorBody(error, request.id) });
+      const error = new AppError(
+        failed[0].code,
+        "unavailable",
+        `${failed[0].name} is unavailable`,
+        {
+          details: { checks: report },
+        },
+      );
+      return reply
+        .code(503)
+        .header("retry-after", "1")
+        .send({ status: "unavailable", checks: report, ...errorBody(error, request.id) });
     },
   });
 
@@ -60,6 +78,8 @@ export function operationsRoutes(app: FastifyInstance, metrics: Metrics, checks:
     config: publicRoute,
     schema: { tags: ["operations"], summary: "Prometheus metrics" },
     handler: async (_request, reply) =>
-      reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics()),
+      reply
+        .header("content-type", metrics.registry.contentType)
+        .send(await metrics.registry.metrics()),
   });
 }

@@ -6,7 +6,13 @@ import type { Projects } from "../../services/projects.ts";
 import { principalOf } from "../auth.ts";
 import { adminToken, apiKey } from "../request-context.ts";
 import { errorResponses, IdParams } from "../schemas/common.ts";
-import { ApiKey, CreateApiKeyBody, CreateProjectBody, Project, UpdateProjectBody } from "../schemas/project-schemas.ts";
+import {
+  ApiKey,
+  CreateApiKeyBody,
+  CreateProjectBody,
+  Project,
+  UpdateProjectBody,
+} from "../schemas/project-schemas.ts";
 
 export function projectRoutes(server: FastifyInstance, projects: Projects, apiKeys: ApiKeys) {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
@@ -17,14 +23,22 @@ export function projectRoutes(server: FastifyInstance, projects: Projects, apiKe
       tags: ["projects"],
       summary: "Create a project and its first admin key (needs ADMIN_TOKEN)",
       body: CreateProjectBody,
-      response: { 201: Type.Object({ project: Project, apiKey: Type.String() }), ...errorResponses(413, 415) },
+      response: {
+        201: Type.Object({ project: Project, apiKey: Type.String() }),
+        ...errorResponses(413, 415),
+      },
     },
-    handler: async (request, reply) => reply.code(201).send(await projects.createWithAdminKey(request.body.name)),
+    handler: async (request, reply) =>
+      reply.code(201).send(await projects.createWithAdminKey(request.body.name)),
   });
 
   app.get("/v1/project", {
     config: apiKey("readonly"),
-    schema: { tags: ["projects"], summary: "The key's project", response: { 200: Project, ...errorResponses() } },
+    schema: {
+      tags: ["projects"],
+      summary: "The key's project",
+      response: { 200: Project, ...errorResponses() },
+    },
     handler: async (request) => projects.get(principalOf(request).projectId),
   });
 
@@ -44,9 +58,15 @@ export function projectRoutes(server: FastifyInstance, projects: Projects, apiKe
     schema: {
       tags: ["api-keys"],
       summary: "List the project's active API keys",
-      response: { 200: Type.Object({ data: Type.Array(ApiKey), nextCursor: Type.Null() }), ...errorResponses() },
+      response: {
+        200: Type.Object({ data: Type.Array(ApiKey), nextCursor: Type.Null() }),
+        ...errorResponses(),
+      },
     },
-    handler: async (request) => ({ data: await apiKeys.list(principalOf(request).projectId), nextCursor: null }),
+    handler: async (request) => ({
+      data: await apiKeys.list(principalOf(request).projectId),
+      nextCursor: null,
+    }),
   });
 
   app.post("/v1/api-keys", {
@@ -55,7 +75,10 @@ export function projectRoutes(server: FastifyInstance, projects: Projects, apiKe
       tags: ["api-keys"],
       summary: "Create an API key; the key is in this answer only",
       body: CreateApiKeyBody,
-      response: { 201: Type.Object({ apiKey: ApiKey, key: Type.String() }), ...errorResponses(413, 415) },
+      response: {
+        201: Type.Object({ apiKey: ApiKey, key: Type.String() }),
+        ...errorResponses(413, 415),
+      },
     },
     handler: async (request, reply) =>
       reply.code(201).send(await apiKeys.create(principalOf(request).projectId, request.body)),

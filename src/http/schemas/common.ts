@@ -25,7 +25,9 @@ export const IdParams = Type.Object(
 
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 200, description: "nextCursor of the previous page" })),
+  cursor: Type.Optional(
+    Type.String({ maxLength: 200, description: "nextCursor of the previous page" }),
+  ),
 };
 
 export const Page = <T extends TSchema>(item: T) =>

@@ -1,10 +1,19 @@
 import Type from "typebox";
 import { Nullable, NullableTimestamp, PageQuery, Timestamp } from "./common.ts";
 
-const CustomFieldValue = Type.Union([Type.String({ maxLength: 2000 }), Type.Number(), Type.Boolean(), Type.Null()]);
-const CustomFields = Type.Record(Type.String({ pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$" }), CustomFieldValue, {
-  description: "flat map of custom fields; on PATCH, merged (a null value removes the key)",
-});
+const CustomFieldValue = Type.Union([
+  Type.String({ maxLength: 2000 }),
+  Type.Number(),
+  Type.Boolean(),
+  Type.Null(),
+]);
+const CustomFields = Type.Record(
+  Type.String({ pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$" }),
+  CustomFieldValue,
+  {
+    description: "flat map of custom fields; on PATCH, merged (a null value removes the key)",
+  },
+);
 const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 });
 
 export const Contact = Type.Object(
@@ -28,7 +37,9 @@ export const Contact = Type.Object(
 export const CreateContactBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 200 }),
-    phone: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: "any format; stored as digits" })),
+    phone: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 40, description: "any format; stored as digits" }),
+    ),
     email: Type.Optional(Type.String({ minLength: 3, maxLength: 254 })),
     tags: Type.Optional(Tags),
     customFields: Type.Optional(CustomFields),
@@ -51,7 +62,9 @@ export const UpdateContactBody = Type.Object(
 
 export const ListContactsQuery = Type.Object(
   {
-    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "search in name, email, phone" })),
+    q: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: "search in name, email, phone" }),
+    ),
     phone: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
     email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
     tag: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),

@@ -22,7 +22,9 @@ export const UpdateProjectBody = Type.Object(
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     settings: Type.Optional(
       Type.Object(
-        { defaultSessionTimeoutMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440 })) },
+        {
+          defaultSessionTimeoutMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440 })),
+        },
         { additionalProperties: false },
       ),
     ),

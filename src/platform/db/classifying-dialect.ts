@@ -31,7 +31,8 @@ class ClassifyingDriver implements Driver {
   }
   beginTransaction = (c: DatabaseConnection, s: TransactionSettings) =>
     this.inner.beginTransaction(unwrap(c), s).catch(rethrow);
-  commitTransaction = (c: DatabaseConnection) => this.inner.commitTransaction(unwrap(c)).catch(rethrow);
+  commitTransaction = (c: DatabaseConnection) =>
+    this.inner.commitTransaction(unwrap(c)).catch(rethrow);
   rollbackTransaction = (c: DatabaseConnection) =>
     this.inner.rollbackTransaction(unwrap(c)).catch(rethrow);
   releaseConnection = (c: DatabaseConnection) => this.inner.releaseConnection(unwrap(c));

@@ -17,7 +17,12 @@ export interface PgliteOptions {
  * "pool" whose connect() takes the mutex and whose release() frees it; pg-boss gets an
  * executor guarded by the same mutex (STACK.md explains the trap this avoids).
  */
-export async function openPgliteDatabase(options: PgliteOptions = {}): Promise<Database> {
+export interface PgliteDatabase extends Database {
+  /** The whole data directory as a tarball (a migrated template for tests). */
+  dump(): Promise<Blob>;
+}
+
+export async function openPgliteDatabase(options: PgliteOptions = {}): Promise<PgliteDatabase> {
   const pglite = await PGlite.create({
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
     ...(options.loadDataDir === undefined ? {} : { loadDataDir: options.loadDataDir }),
@@ -77,6 +82,7 @@ export async function openPgliteDatabase(options: PgliteOptions = {}): Promise<D
     async ping() {
       await sql`select 1`.execute(db);
     },
+    dump: () => mutex.run(() => pglite.dumpDataDir("none")),
     async close() {
       if (closed) return;
       await mutex.run(async () => {
@@ -86,15 +92,4 @@ export async function openPgliteDatabase(options: PgliteOptions = {}): Promise<D
       await db.destroy();
     },
   };
-}
-
-/** Exports the whole data directory (used to clone a migrated template in tests). */
-export async function dumpPglite(dataDir: string | undefined, fn: (pg: PGlite) => Promise<void>) {
-  const pglite = await PGlite.create(dataDir === undefined ? {} : { dataDir });
-  try {
-    await fn(pglite);
-    return await pglite.dumpDataDir("none");
-  } finally {
-    await pglite.close();
-  }
 }

@@ -49,7 +49,8 @@ export class JobQueue {
 
   register(definitions: JobDefinition[]): void {
     for (const definition of definitions) {
-      if (this.definitions.has(definition.name)) throw new Error(`duplicate job ${definition.name}`);
+      if (this.definitions.has(definition.name))
+        throw new Error(`duplicate job ${definition.name}`);
       this.definitions.set(definition.name, definition);
     }
   }
@@ -145,7 +146,9 @@ export class JobQueue {
       await definition.handler(job.data, context);
       metrics.jobsTotal.inc({ queue: definition.name, outcome: "completed" });
     } catch (error) {
-      const permanent = error instanceof PermanentJobError || (isAppError(error) && !error.retryable && error.kind !== "internal");
+      const permanent =
+        error instanceof PermanentJobError ||
+        (isAppError(error) && !error.retryable && error.kind !== "internal");
       const final = permanent || job.retryCount >= job.retryLimit;
       logger.warn(
         { err: error, queue: definition.name, jobId: job.id, retryCount: job.retryCount, final },
@@ -156,9 +159,11 @@ export class JobQueue {
         throw error;
       }
       metrics.jobsTotal.inc({ queue: definition.name, outcome: "dead_lettered" });
-      await definition.onFinalFailure?.(job.data, error, context)?.catch((compensationError) =>
-        logger.error({ err: compensationError, queue: definition.name }, "compensation failed"),
-      );
+      await definition
+        .onFinalFailure?.(job.data, error, context)
+        ?.catch((compensationError) =>
+          logger.error({ err: compensationError, queue: definition.name }, "compensation failed"),
+        );
       if (permanent) {
         // pg-boss would retry a thrown error; park it on the dead-letter queue ourselves.
         await this.boss.send(deadLetterQueueOf(definition.name), {
@@ -176,4 +181,6 @@ export class JobQueue {
 
 const toDate = (value: Date | number) => (value instanceof Date ? value : new Date(value));
 const describeError = (error: unknown) =>
-  error instanceof Error ? { name: error.name, message: error.message } : { message: String(error) };
+  error instanceof Error
+    ? { name: error.name, message: error.message }
+    : { message: String(error) };
