@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import Type, { type Static, type TSchema } from "typebox";
 import Value from "typebox/value";
 
@@ -29,8 +29,6 @@ export const ConfigSchema = Type.Object({
   DATABASE_POOL_MAX: Int(10, 1, 200, "PostgreSQL pool size"),
   DATABASE_STATEMENT_TIMEOUT_MS: Int(30_000, 100, 600_000, "statement_timeout per query"),
   DATABASE_CONNECT_TIMEOUT_MS: Int(5_000, 100, 60_000, "time to wait for a pool connection"),
-  REDIS_URL: OptionalSecret("Redis URL (cache and rate limits; memory when unset)"),
-  AMQP_URL: OptionalSecret("RabbitMQ URL (event bus; in-process when unset)"),
   ADMIN_TOKEN: Type.Optional(
     Type.String({ minLength: 16, description: "enables POST /v1/projects (min 16 chars)" }),
   ),
@@ -48,15 +46,12 @@ export const ConfigSchema = Type.Object({
   }),
   JOBS_RETRY_LIMIT: Int(8, 0, 100, "default attempts after the first for a failing job"),
   JOBS_RETRY_DELAY_SECONDS: Int(1, 1, 3600, "base of the exponential retry backoff"),
-  OUTBOUND_ALLOW_CIDRS: Str("", "CIDRs outbound calls may reach although not public"),
-  RATE_LIMIT_PER_KEY_PER_MINUTE: Int(1200, 1, 1_000_000, "API requests per key per minute"),
-  RATE_LIMIT_PER_IP_PER_MINUTE: Int(600, 1, 1_000_000, "unauthenticated requests per IP/min"),
 });
 
 export type Config = Static<typeof ConfigSchema>;
 
 /** Settings that hold credentials: accepted as `NAME_FILE`, redacted from logs. */
-export const SECRET_KEYS = ["DATABASE_URL", "REDIS_URL", "AMQP_URL", "ADMIN_TOKEN"] as const;
+export const SECRET_KEYS = ["DATABASE_URL", "ADMIN_TOKEN"] as const;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -111,4 +106,13 @@ export function redactConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
   for (const key of SECRET_KEYS) if (out[key] !== undefined) out[key] = "[redacted]";
   return out;
+}
+
+/**
+ * The process environment, after loading `./.env` when not in production (variables
+ * already set win). Entry points call this; everything else receives a Config.
+ */
+export function readEnvironment(): Env {
+  if (process.env["NODE_ENV"] !== "production" && existsSync(".env")) process.loadEnvFile(".env");
+  return process.env;
 }

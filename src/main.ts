@@ -1,11 +1,9 @@
-import { existsSync } from "node:fs";
 import { compose } from "./compose.ts";
-import { ConfigError, loadConfig, redactConfig } from "./config.ts";
+import { ConfigError, loadConfig, readEnvironment, redactConfig } from "./config.ts";
 
 /** Entry point: config -> compose -> listen -> graceful shutdown on SIGTERM/SIGINT. */
 async function main() {
-  if (process.env["NODE_ENV"] !== "production" && existsSync(".env")) process.loadEnvFile(".env");
-  const config = loadConfig(process.env);
+  const config = loadConfig(readEnvironment());
   const app = await compose(config);
   const { logger } = app.deps;
   logger.info({ config: redactConfig(config) }, "starting");

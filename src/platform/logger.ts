@@ -14,8 +14,6 @@ const REDACT = [
   "*.token",
   "*.inboundSecret",
   "config.DATABASE_URL",
-  "config.REDIS_URL",
-  "config.AMQP_URL",
   "config.ADMIN_TOKEN",
 ];
 
