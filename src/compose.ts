@@ -1,17 +1,27 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config.ts";
 import { buildServer } from "./http/build-server.ts";
+import type { ReadinessCheck } from "./http/routes/operations-routes.ts";
 import { buildJobs } from "./jobs/index.ts";
+import type { EventBus, EventConsumer } from "./platform/bus/event-bus.ts";
+import { InProcessBus } from "./platform/bus/in-process-bus.ts";
+import { RabbitMqBus } from "./platform/bus/rabbitmq-bus.ts";
 import type { Database } from "./platform/db/database.ts";
 import { migrate } from "./platform/db/migrate.ts";
 import { openDatabase } from "./platform/db/open-database.ts";
 import { JobQueue } from "./platform/jobs/job-queue.ts";
 import { createLogger, type Logger } from "./platform/logger.ts";
 import { createMetrics, type Metrics } from "./platform/metrics/metrics.ts";
+import { OutboxRelay } from "./platform/outbox/outbox-relay.ts";
 import { ApiKeys } from "./services/api-keys.ts";
+import { ContactTimeline } from "./services/contact-timeline.ts";
 import { Contacts } from "./services/contacts.ts";
+import { EventHistory } from "./services/event-history.ts";
 import { IdempotencyStore } from "./services/idempotency.ts";
 import { Projects } from "./services/projects.ts";
+import { UnitOfWork } from "./services/unit-of-work.ts";
 
 export interface ComposeOptions {
   /** Use this database instead of opening one from config (tests share templates). */
@@ -19,38 +29,53 @@ export interface ComposeOptions {
   logger?: Logger;
   /** Where the one-time bootstrap admin key is printed. */
   announce?: (line: string) => void;
+  /** Extra event consumers (tests); they get queues like the built-in ones. */
+  consumers?: EventConsumer[];
+  /** Keep the outbox relay stopped (tests that simulate a crash before publishing). */
+  relay?: boolean;
 }
 
 export interface App {
   config: Config;
+  instanceId: string;
   deps: {
     database: Database;
     logger: Logger;
     metrics: Metrics;
     jobs: JobQueue;
+    bus: EventBus;
+    relay: OutboxRelay;
+    history: EventHistory;
+    timeline: ContactTimeline;
     apiKeys: ApiKeys;
     projects: Projects;
     contacts: Contacts;
     idempotency: IdempotencyStore;
   };
   server: FastifyInstance;
-  /** Migrates, bootstraps on an empty database, starts job workers. */
+  /** Migrates, bootstraps on an empty database, starts the bus, relay and job workers. */
   start(): Promise<void>;
-  /** Drains HTTP, stops workers, closes the database; safe to call twice. */
+  /** Drains HTTP, stops the relay, bus and workers, closes the database; idempotent. */
   stop(): Promise<void>;
 }
 
 /** The composition root: the only module that sees every layer. */
 export async function compose(config: Config, options: ComposeOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  const metrics = createMetrics();
   const database = options.database ?? (await openDatabase(config, logger));
   const { db } = database;
+  const history = new EventHistory(db);
+  const metrics = createMetrics({ outboxLagSeconds: () => history.oldestUnpublishedAgeSeconds() });
+  const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
-  const apiKeys = new ApiKeys(db);
-  const projects = new Projects(db, apiKeys);
-  const contacts = new Contacts(db);
+  // The relay is created after the bus; producers only need a way to nudge it.
+  let relay: OutboxRelay | undefined;
+  const uow = new UnitOfWork(db, () => relay?.notify());
+  const apiKeys = new ApiKeys(db, uow);
+  const projects = new Projects(db, apiKeys, uow);
+  const contacts = new Contacts(db, uow);
   const idempotency = new IdempotencyStore(db, config.IDEMPOTENCY_TTL_HOURS);
+  const timeline = new ContactTimeline(db);
 
   const jobs = new JobQueue({
     database,
@@ -60,9 +85,63 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     retryLimit: config.JOBS_RETRY_LIMIT,
     retryDelaySeconds: config.JOBS_RETRY_DELAY_SECONDS,
   });
-  const jobDefinitions = buildJobs({ jobs: () => jobs, logger, idempotency });
+  const consumers = [timeline.consumer, ...(options.consumers ?? [])];
+  let bus: EventBus;
+  if (config.AMQP_URL) {
+    bus = new RabbitMqBus(
+      {
+        url: config.AMQP_URL,
+        prefix: config.AMQP_PREFIX,
+        instanceId,
+        publishTimeoutMs: config.AMQP_PUBLISH_TIMEOUT_MS,
+        prefetch: config.AMQP_PREFETCH,
+        breakerThreshold: config.AMQP_BREAKER_THRESHOLD,
+        breakerHalfOpenAfterMs: config.AMQP_BREAKER_HALF_OPEN_MS,
+        db,
+        logger,
+        metrics,
+      },
+      consumers,
+    );
+  } else {
+    const inProcess = new InProcessBus({ db, jobs: () => jobs, metrics }, consumers);
+    jobs.register(inProcess.jobDefinitions);
+    bus = inProcess;
+  }
+  relay = new OutboxRelay({
+    db,
+    bus,
+    logger,
+    metrics,
+    instanceId,
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    leaseMs: 10_000,
+    retryBaseMs: 500,
+    retryMaxMs: 30_000,
+  });
+  const jobDefinitions = buildJobs({
+    jobs: () => jobs,
+    logger,
+    idempotency,
+    history,
+    outboxRetentionHours: config.OUTBOX_RETENTION_HOURS,
+  });
   jobs.register(jobDefinitions.all);
 
+  const readiness: ReadinessCheck[] = [
+    { name: "database", code: "DATABASE_UNAVAILABLE", check: () => database.ping() },
+    {
+      name: "jobs",
+      code: "JOBS_UNAVAILABLE",
+      check: async () => {
+        if (!jobs.isRunning) throw new Error("job workers are not running");
+      },
+    },
+    ...(bus.kind === "rabbitmq"
+      ? [{ name: "broker", code: "BROKER_UNAVAILABLE", check: () => bus.ping() }]
+      : []),
+  ];
   const server = await buildServer({
     config,
     logger,
@@ -71,22 +150,29 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     projects,
     contacts,
     idempotency,
-    readiness: [
-      { name: "database", code: "DATABASE_UNAVAILABLE", check: () => database.ping() },
-      {
-        name: "jobs",
-        code: "JOBS_UNAVAILABLE",
-        check: async () => {
-          if (!jobs.isRunning) throw new Error("job workers are not running");
-        },
-      },
-    ],
+    timeline,
+    stream: { bus, history, heartbeatMs: config.EVENT_STREAM_HEARTBEAT_MS },
+    readiness,
   });
 
   let stopping: Promise<void> | undefined;
   return {
     config,
-    deps: { database, logger, metrics, jobs, apiKeys, projects, contacts, idempotency },
+    instanceId,
+    deps: {
+      database,
+      logger,
+      metrics,
+      jobs,
+      bus,
+      relay,
+      history,
+      timeline,
+      apiKeys,
+      projects,
+      contacts,
+      idempotency,
+    },
     server,
     async start() {
       const announce = options.announce ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -97,11 +183,15 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         },
       });
       await jobs.start();
-      await jobs.enqueue(jobDefinitions.pruneIdempotencyKeys, {});
+      for (const job of jobDefinitions.recurring) await jobs.enqueue(job, {});
+      await bus.start();
+      if (options.relay !== false) relay.start();
     },
     stop() {
       stopping ??= (async () => {
         await server.close();
+        await relay.stop().catch((error) => logger.warn({ err: error }, "relay stop failed"));
+        await bus.stop().catch((error) => logger.warn({ err: error }, "bus stop failed"));
         await jobs
           .stop(config.SHUTDOWN_TIMEOUT_MS)
           .catch((error) => logger.warn({ err: error }, "job stop failed"));

@@ -46,12 +46,26 @@ export const ConfigSchema = Type.Object({
   }),
   JOBS_RETRY_LIMIT: Int(8, 0, 100, "default attempts after the first for a failing job"),
   JOBS_RETRY_DELAY_SECONDS: Int(1, 1, 3600, "base of the exponential retry backoff"),
+  AMQP_URL: OptionalSecret("RabbitMQ URL; unset = in-process event bus on durable jobs"),
+  AMQP_PREFIX: Type.String({
+    default: "ventros",
+    pattern: "^[A-Za-z0-9_.-]{1,100}$",
+    description: "prefix of the exchanges and queues Ventros declares",
+  }),
+  AMQP_PUBLISH_TIMEOUT_MS: Int(5_000, 100, 60_000, "publisher-confirm timeout"),
+  AMQP_PREFETCH: Int(20, 1, 1_000, "unacknowledged deliveries per consumer"),
+  AMQP_BREAKER_THRESHOLD: Int(5, 1, 1_000, "consecutive publish failures that open the breaker"),
+  AMQP_BREAKER_HALF_OPEN_MS: Int(5_000, 100, 600_000, "open time before a probe publish"),
+  OUTBOX_POLL_INTERVAL_MS: Int(200, 10, 60_000, "idle relay poll (commits also wake it)"),
+  OUTBOX_BATCH_SIZE: Int(200, 1, 5_000, "events per relay pass"),
+  OUTBOX_RETENTION_HOURS: Int(72, 1, 8_760, "published events kept for stream resumption"),
+  EVENT_STREAM_HEARTBEAT_MS: Int(15_000, 1_000, 300_000, "server-sent events heartbeat"),
 });
 
 export type Config = Static<typeof ConfigSchema>;
 
 /** Settings that hold credentials: accepted as `NAME_FILE`, redacted from logs. */
-export const SECRET_KEYS = ["DATABASE_URL", "ADMIN_TOKEN"] as const;
+export const SECRET_KEYS = ["DATABASE_URL", "AMQP_URL", "ADMIN_TOKEN"] as const;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -79,10 +93,10 @@ export function loadConfig(env: Env): Config {
         problems.push(`${key}_FILE: cannot read ${file} (${(err as Error).message})`);
       }
     } else if (direct !== undefined && direct !== "") {
-      raw[key] = direct;
+      raw[key] = toNumberIfNumeric(properties[key], direct);
     }
   }
-  const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
+  const withDefaults = Value.Default(ConfigSchema, raw);
   for (const error of Value.Errors(ConfigSchema, withDefaults)) {
     const params = error.params as Record<string, unknown>;
     const field =
@@ -97,11 +111,21 @@ export function loadConfig(env: Env): Config {
   return withDefaults as Config;
 }
 
+/**
+ * Only plain decimals become numbers: Value.Convert would silently read "true" as 1,
+ * "0x1F" as 31 and "12.5" as 12 for an integer, instead of reporting them.
+ */
+function toNumberIfNumeric(schema: TSchema | undefined, value: string): unknown {
+  const type = (schema as { type?: unknown } | undefined)?.type;
+  const numeric = type === "integer" || type === "number";
+  return numeric && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
+}
+
 function describe(key: string, value: unknown): string {
   return (SECRET_KEYS as readonly string[]).includes(key) ? "[redacted]" : JSON.stringify(value);
 }
 
-/** A copy safe to log: secrets replaced, URLs keep only their host. */
+/** A copy safe to log: every secret replaced whole. */
 export function redactConfig(config: Config): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
   for (const key of SECRET_KEYS) if (out[key] !== undefined) out[key] = "[redacted]";

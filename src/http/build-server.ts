@@ -7,6 +7,7 @@ import { uuidv7 } from "../platform/ids.ts";
 import type { Logger } from "../platform/logger.ts";
 import type { Metrics } from "../platform/metrics/metrics.ts";
 import type { ApiKeys } from "../services/api-keys.ts";
+import type { ContactTimeline } from "../services/contact-timeline.ts";
 import type { Contacts } from "../services/contacts.ts";
 import type { IdempotencyStore } from "../services/idempotency.ts";
 import type { Projects } from "../services/projects.ts";
@@ -15,6 +16,8 @@ import { errorBody, handleError } from "./error-handler.ts";
 import { idempotencyHooks } from "./idempotency-hooks.ts";
 import { publicRoute } from "./request-context.ts";
 import { contactRoutes } from "./routes/contact-routes.ts";
+import { eventRoutes } from "./routes/event-routes.ts";
+import type { EventStreamDependencies } from "./routes/event-stream.ts";
 import { operationsRoutes, type ReadinessCheck } from "./routes/operations-routes.ts";
 import { projectRoutes } from "./routes/project-routes.ts";
 import { ErrorResponse } from "./schemas/common.ts";
@@ -29,6 +32,8 @@ export interface HttpDependencies {
   projects: Projects;
   contacts: Contacts;
   idempotency: IdempotencyStore;
+  timeline: ContactTimeline;
+  stream: EventStreamDependencies;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -54,6 +59,11 @@ export async function buildServer(deps: HttpDependencies): Promise<FastifyInstan
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     return503OnClosing: true,
+    // Errors raised before routing (e.g. a bad %-escape in the path) get our error shape too.
+    frameworkErrors: (error, request, reply) => {
+      reply.header("x-request-id", request.id);
+      return handleError(error, request, reply);
+    },
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.setValidatorCompiler(validatorCompiler());
@@ -122,5 +132,6 @@ export async function buildServer(deps: HttpDependencies): Promise<FastifyInstan
   operationsRoutes(app, metrics, deps.readiness);
   projectRoutes(app, deps.projects, deps.apiKeys);
   contactRoutes(app, deps.contacts);
+  eventRoutes(app, deps.timeline, deps.stream);
   return app;
 }

@@ -80,8 +80,32 @@ export function toAppError(error: FastifyError): AppError {
   });
 }
 
+/** SQLSTATEs for text PostgreSQL cannot store: NUL in text (22021) or in jsonb (22P05). */
+const UNSTORABLE_TEXT = new Set(["22021", "22P05"]);
+
+/** Paths of the strings holding a NUL character, e.g. `body.customFields.note`. */
+const nulFields = (value: unknown, path: string): string[] => {
+  if (typeof value === "string") return value.includes("\u0000") ? [path] : [];
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([key, item]) => nulFields(item, `${path}.${key}`));
+};
+
+/** Client text the database refused (a NUL character) is a 400 naming the field, not a 500. */
+function unstorableText(request: FastifyRequest): AppError {
+  const paths = [...nulFields(request.query, "querystring"), ...nulFields(request.body, "body")];
+  const fields = (paths.length > 0 ? paths : ["body"]).map((field) => ({
+    field,
+    message: "must not contain NUL (\\u0000) characters",
+  }));
+  return new AppError("VALIDATION_FAILED", "validation", "The request is invalid", {
+    details: { fields },
+  });
+}
+
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  const appError = toAppError(error);
+  const appError = UNSTORABLE_TEXT.has(String(error.code))
+    ? unstorableText(request)
+    : toAppError(error);
   const status = statusOf(appError);
   if (status >= 500) request.log.error({ err: error, code: appError.code }, "request failed");
   else request.log.info({ code: appError.code }, "request rejected");

@@ -14,6 +14,7 @@ const REDACT = [
   "*.token",
   "*.inboundSecret",
   "config.DATABASE_URL",
+  "config.AMQP_URL",
   "config.ADMIN_TOKEN",
 ];
 

@@ -5,6 +5,7 @@ import type { Queryable } from "../platform/db/database.ts";
 import type { DB } from "../platform/db/schema.ts";
 import { notFound } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
+import type { UnitOfWork } from "./unit-of-work.ts";
 
 export interface ApiKeyView {
   id: string;
@@ -38,7 +39,10 @@ const TOUCH_INTERVAL_MS = 60_000;
 export class ApiKeys {
   private readonly touched = new Map<string, number>();
 
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly uow: UnitOfWork,
+  ) {}
 
   /** Creates a key and returns it in clear text: the only time it is ever visible. */
   async create(
@@ -47,19 +51,26 @@ export class ApiKeys {
     db: Queryable = this.db,
   ): Promise<{ key: string; apiKey: ApiKeyView }> {
     const key = `${KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
-    const row = await db
-      .insertInto("api_keys")
-      .values({
-        id: uuidv7(),
-        project_id: projectId,
-        name: input.name,
-        role: input.role,
-        key_prefix: key.slice(0, 12),
-        key_hash: hashApiKey(key),
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return { key, apiKey: toView(row) };
+    return this.uow.run(async ({ trx, emit }) => {
+      const row = await trx
+        .insertInto("api_keys")
+        .values({
+          id: uuidv7(),
+          project_id: projectId,
+          name: input.name,
+          role: input.role,
+          key_prefix: key.slice(0, 12),
+          key_hash: hashApiKey(key),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      emit("api_key.created", {
+        projectId,
+        aggregateId: row.id,
+        data: { apiKeyId: row.id, name: row.name, role: row.role },
+      });
+      return { key, apiKey: toView(row) };
+    }, db);
   }
 
   async authenticate(key: string): Promise<Principal | undefined> {
@@ -88,14 +99,17 @@ export class ApiKeys {
   }
 
   async revoke(projectId: string, id: string): Promise<void> {
-    const result = await this.db
-      .updateTable("api_keys")
-      .set({ revoked_at: new Date() })
-      .where("project_id", "=", projectId)
-      .where("id", "=", id)
-      .where("revoked_at", "is", null)
-      .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) throw notFound("api_key");
+    await this.uow.run(async ({ trx, emit }) => {
+      const result = await trx
+        .updateTable("api_keys")
+        .set({ revoked_at: new Date() })
+        .where("project_id", "=", projectId)
+        .where("id", "=", id)
+        .where("revoked_at", "is", null)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) throw notFound("api_key");
+      emit("api_key.revoked", { projectId, aggregateId: id, data: { apiKeyId: id } });
+    });
   }
 
   private touch(id: string): void {

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import { sql, type Kysely, type Selectable } from "kysely";
 import {
   MAX_CUSTOM_FIELDS,
   mergeCustomFields,
@@ -10,10 +10,10 @@ import {
 import type { Queryable } from "../platform/db/database.ts";
 import { isUniqueViolation } from "../platform/db/database-errors.ts";
 import type { ContactsTable, DB } from "../platform/db/schema.ts";
-import { withTransaction } from "../platform/db/transaction.ts";
 import { AppError, notFound, validationError } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
 import { decodeCursor, toPage, type Page } from "./pagination.ts";
+import type { UnitOfWork } from "./unit-of-work.ts";
 
 export interface Contact {
   id: string;
@@ -53,12 +53,15 @@ export interface ContactFilters {
 type Field = { field: string; message: string };
 
 export class Contacts {
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly uow: UnitOfWork,
+  ) {}
 
   async create(projectId: string, input: ContactInput & { name: string }, db: Queryable = this.db) {
     const values = normalizeInput(input);
     const now = new Date();
-    return withTransaction(db, async (trx) => {
+    return this.uow.run(async ({ trx, emit }) => {
       try {
         const row = await trx
           .insertInto("contacts")
@@ -76,11 +79,17 @@ export class Contacts {
           })
           .returningAll()
           .executeTakeFirstOrThrow();
-        return toContact(row);
+        const contact = toContact(row);
+        emit("contact.created", {
+          projectId,
+          aggregateId: contact.id,
+          data: { contact: snapshot(contact) },
+        });
+        return contact;
       } catch (error) {
         throw mapConflict(error);
       }
-    });
+    }, db);
   }
 
   async get(projectId: string, id: string, db: Queryable = this.db): Promise<Contact> {
@@ -89,7 +98,7 @@ export class Contacts {
 
   async update(projectId: string, id: string, input: ContactInput): Promise<Contact> {
     const values = normalizeInput(input);
-    return withTransaction(this.db, async (trx) => {
+    return this.uow.run(async ({ trx, emit }) => {
       // Lock the row so concurrent merge patches of customFields do not lose updates.
       const current = await this.findRow(projectId, id, trx, true);
       const customFields =
@@ -116,7 +125,20 @@ export class Contacts {
           .where("id", "=", current.id)
           .returningAll()
           .executeTakeFirstOrThrow();
-        return toContact(row);
+        const before = snapshot(toContact(current));
+        const contact = toContact(row);
+        const after = snapshot(contact);
+        const changes = (Object.keys(after) as (keyof typeof after)[]).filter(
+          (key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]),
+        );
+        if (changes.length > 0) {
+          emit("contact.updated", {
+            projectId,
+            aggregateId: contact.id,
+            data: { contact: after, changes },
+          });
+        }
+        return contact;
       } catch (error) {
         throw mapConflict(error);
       }
@@ -124,14 +146,17 @@ export class Contacts {
   }
 
   async delete(projectId: string, id: string): Promise<void> {
-    const result = await this.db
-      .updateTable("contacts")
-      .set({ deleted_at: new Date(), updated_at: new Date() })
-      .where("project_id", "=", projectId)
-      .where("id", "=", id)
-      .where("deleted_at", "is", null)
-      .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) throw notFound("contact");
+    await this.uow.run(async ({ trx, emit }) => {
+      const result = await trx
+        .updateTable("contacts")
+        .set({ deleted_at: new Date(), updated_at: new Date() })
+        .where("project_id", "=", projectId)
+        .where("id", "=", id)
+        .where("deleted_at", "is", null)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) throw notFound("contact");
+      emit("contact.deleted", { projectId, aggregateId: id, data: { contactId: id } });
+    });
   }
 
   async list(projectId: string, filters: ContactFilters): Promise<Page<Contact>> {
@@ -149,7 +174,9 @@ export class Contacts {
     if (filters.email !== undefined)
       query = query.where("email", "=", filters.email.trim().toLowerCase());
     if (filters.tag !== undefined) {
-      query = query.where("tags", "@>", [filters.tag.trim().toLowerCase()] as never);
+      // One text[] parameter: a bare JS array would be spread into a `($1, ...)` list.
+      const tag = filters.tag.trim().toLowerCase();
+      query = query.where("tags", "@>", sql<string[]>`array[${tag}]::text[]`);
     }
     if (filters.createdAfter)
       query = query.where("created_at", ">", new Date(filters.createdAfter));
@@ -234,6 +261,17 @@ function mapConflict(error: unknown): unknown {
   }
   return error;
 }
+
+/** The contact as events carry it: identity and CRM fields, not bookkeeping timestamps. */
+const snapshot = (c: Contact) => ({
+  id: c.id,
+  name: c.name,
+  phone: c.phone,
+  email: c.email,
+  tags: c.tags,
+  customFields: c.customFields,
+  externalId: c.externalId,
+});
 
 export function toContact(row: Selectable<ContactsTable>): Contact {
   return {

@@ -5,6 +5,7 @@ import { withTransaction } from "../platform/db/transaction.ts";
 import { notFound } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
 import type { ApiKeys } from "./api-keys.ts";
+import type { UnitOfWork } from "./unit-of-work.ts";
 
 export interface ProjectView {
   id: string;
@@ -18,6 +19,7 @@ export class Projects {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly apiKeys: ApiKeys,
+    private readonly uow: UnitOfWork,
   ) {}
 
   /** A project and its first admin key, together or not at all. */
@@ -59,18 +61,30 @@ export class Projects {
     patch: { name?: string; settings?: { defaultSessionTimeoutMinutes?: number } },
   ): Promise<ProjectView> {
     const minutes = patch.settings?.defaultSessionTimeoutMinutes;
-    const row = await this.db
-      .updateTable("projects")
-      .set({
-        updated_at: new Date(),
-        ...(patch.name === undefined ? {} : { name: patch.name }),
-        ...(minutes === undefined ? {} : { default_session_timeout_minutes: minutes }),
-      })
-      .where("id", "=", id)
-      .returningAll()
-      .executeTakeFirst();
-    if (!row) throw notFound("project");
-    return toView(row);
+    return this.uow.run(async ({ trx, emit }) => {
+      const row = await trx
+        .updateTable("projects")
+        .set({
+          updated_at: new Date(),
+          ...(patch.name === undefined ? {} : { name: patch.name }),
+          ...(minutes === undefined ? {} : { default_session_timeout_minutes: minutes }),
+        })
+        .where("id", "=", id)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw notFound("project");
+      const view = toView(row);
+      const changes = [
+        ...(patch.name === undefined ? [] : ["name"]),
+        ...(minutes === undefined ? [] : ["settings"]),
+      ];
+      emit("project.updated", {
+        projectId: id,
+        aggregateId: id,
+        data: { name: view.name, settings: view.settings, changes },
+      });
+      return view;
+    });
   }
 }
 

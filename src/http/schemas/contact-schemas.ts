@@ -12,6 +12,8 @@ const CustomFields = Type.Record(
   CustomFieldValue,
   {
     description: "flat map of custom fields; on PATCH, merged (a null value removes the key)",
+    // Without this, keys that do not match the pattern would be accepted unchecked.
+    additionalProperties: false,
   },
 );
 const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 });

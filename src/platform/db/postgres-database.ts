@@ -25,6 +25,10 @@ export function openPostgresDatabase(options: PostgresOptions): Database {
   });
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on("error", (error) => options.logger.warn({ err: error }, "postgres idle client error"));
+  // pg-pool listens for client errors only while a client is idle. A checked-out client
+  // whose connection drops also emits 'error', which would crash the process unheard; the
+  // caller already gets the failure (classified) through its query, so swallow the event.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   const db = new Kysely<DB>({ dialect: classifyingDialect(new PostgresDialect({ pool })) });
   let closed = false;
   return {

@@ -54,6 +54,45 @@ export interface ContactsTable {
   deleted_at: Timestamp | null;
 }
 
+export interface OutboxEventsTable {
+  seq: Generated<string>;
+  id: string;
+  project_id: string;
+  type: string;
+  version: number;
+  aggregate_type: string;
+  aggregate_id: string;
+  data: Json<unknown>;
+  occurred_at: Timestamp;
+  published_at: Timestamp | null;
+  attempts: Generated<number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_error: string | null;
+}
+
+export interface OutboxRelayLeaseTable {
+  id: number;
+  owner: string;
+  lease_until: Timestamp;
+}
+
+export interface ConsumedEventsTable {
+  consumer: string;
+  event_id: string;
+  processed_at: CreatedAt;
+}
+
+export interface ContactTimelineTable {
+  id: string;
+  project_id: string;
+  contact_id: string;
+  event_id: string;
+  type: string;
+  summary: string;
+  data: Json<unknown>;
+  occurred_at: Timestamp;
+}
+
 export interface MigrationsTable {
   name: string;
   applied_at: CreatedAt;
@@ -65,4 +104,8 @@ export interface DB {
   idempotency_keys: IdempotencyKeysTable;
   contacts: ContactsTable;
   ventros_migrations: MigrationsTable;
+  outbox_events: OutboxEventsTable;
+  outbox_relay_lease: OutboxRelayLeaseTable;
+  consumed_events: ConsumedEventsTable;
+  contact_timeline: ContactTimelineTable;
 }

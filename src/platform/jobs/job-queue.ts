@@ -110,6 +110,18 @@ export class JobQueue {
     return id;
   }
 
+  /** Many jobs in one statement (queue defaults apply); `db` joins a transaction. */
+  async enqueueMany<S extends TSchema>(
+    definition: JobDefinition<S>,
+    items: Static<S>[],
+    options: Pick<EnqueueOptions, "db"> = {},
+  ): Promise<void> {
+    if (items.length === 0) return;
+    const jobs = items.map((data) => ({ name: definition.name, data: data as object }));
+    if (options.db) await this.boss.insert(jobs, { db: executorFor(options.db) as PgBoss.Db });
+    else await this.boss.insert(jobs);
+  }
+
   async getJob(name: string, id: string) {
     return this.boss.getJobById(name, id);
   }

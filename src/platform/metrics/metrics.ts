@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /**
  * One registry per composed app (not prom-client's global), so two instances in one
@@ -9,9 +9,20 @@ export interface Metrics {
   httpRequestDuration: Histogram<"method" | "route" | "status_code">;
   jobsTotal: Counter<"queue" | "outcome">;
   jobDuration: Histogram<"queue">;
+  outboxLag: Gauge;
+  outboxPublishLatency: Histogram;
+  outboxPublished: Counter;
+  outboxPublishFailures: Counter;
+  eventConsumerTotal: Counter<"consumer" | "outcome">;
+  circuitBreakerState: Gauge<"integration">;
 }
 
-export function createMetrics(): Metrics {
+export interface MetricCollectors {
+  /** Read at scrape time, so the value is exact even when the relay is stuck. */
+  outboxLagSeconds?: () => Promise<number>;
+}
+
+export function createMetrics(collectors: MetricCollectors = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "ventros_" });
   return {
@@ -34,6 +45,43 @@ export function createMetrics(): Metrics {
       help: "Durable job handler duration by queue",
       labelNames: ["queue"],
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
+      registers: [registry],
+    }),
+    outboxLag: new Gauge({
+      name: "ventros_outbox_lag_seconds",
+      help: "Age of the oldest unpublished outbox event (0 when none)",
+      registers: [registry],
+      async collect() {
+        if (collectors.outboxLagSeconds)
+          this.set(await collectors.outboxLagSeconds().catch(() => -1));
+      },
+    }),
+    outboxPublishLatency: new Histogram({
+      name: "ventros_outbox_publish_latency_seconds",
+      help: "From the event's commit to the bus accepting it",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+      registers: [registry],
+    }),
+    outboxPublished: new Counter({
+      name: "ventros_outbox_published_total",
+      help: "Outbox events accepted by the bus",
+      registers: [registry],
+    }),
+    outboxPublishFailures: new Counter({
+      name: "ventros_outbox_publish_failures_total",
+      help: "Outbox publish attempts that failed and will be retried",
+      registers: [registry],
+    }),
+    eventConsumerTotal: new Counter({
+      name: "ventros_event_consumer_total",
+      help: "Event deliveries to consumers by outcome (applied, duplicate, retried, dead_lettered)",
+      labelNames: ["consumer", "outcome"],
+      registers: [registry],
+    }),
+    circuitBreakerState: new Gauge({
+      name: "ventros_circuit_breaker_state",
+      help: "Circuit breaker state per integration: 0 closed, 1 half-open, 2 open",
+      labelNames: ["integration"],
       registers: [registry],
     }),
   };

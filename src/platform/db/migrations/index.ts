@@ -1,5 +1,6 @@
 import type { Migration } from "../migrate.ts";
 import { foundation } from "./0001-foundation.ts";
+import { events } from "./0002-events.ts";
 
 /** Every migration in order. Append only: an applied migration is never edited. */
-export const migrations: Migration[] = [foundation];
+export const migrations: Migration[] = [foundation, events];
