@@ -69,8 +69,8 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
   // The relay is created after the bus; producers only need a way to nudge it.
-  let relay: OutboxRelay | undefined;
-  const uow = new UnitOfWork(db, () => relay?.notify());
+  const nudge = { relay: () => {} };
+  const uow = new UnitOfWork(db, () => nudge.relay());
   const apiKeys = new ApiKeys(db, uow);
   const projects = new Projects(db, apiKeys, uow);
   const contacts = new Contacts(db, uow);
@@ -108,7 +108,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     jobs.register(inProcess.jobDefinitions);
     bus = inProcess;
   }
-  relay = new OutboxRelay({
+  const relay = new OutboxRelay({
     db,
     bus,
     logger,
@@ -120,6 +120,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     retryBaseMs: 500,
     retryMaxMs: 30_000,
   });
+  nudge.relay = () => relay.notify();
   const jobDefinitions = buildJobs({
     jobs: () => jobs,
     logger,

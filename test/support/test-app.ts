@@ -12,6 +12,14 @@ export const backend: TestBackend =
 
 let counter = 0;
 
+export interface TestAppOptions {
+  /**
+   * PostgreSQL only: rewrites the URL the app connects with (e.g. through a TCP proxy for
+   * outage tests). The test still creates and drops its database directly.
+   */
+  databaseUrlVia?: (url: string) => string;
+}
+
 export interface TestApp {
   app: App;
   /** The bootstrap admin key of the first project. */
@@ -24,7 +32,10 @@ export interface TestApp {
  * A composed app on a fresh clone of the migrated template: PGlite in memory, or a new
  * PostgreSQL database (dropped on close). Jobs run; nothing listens on a port.
  */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  options: TestAppOptions = {},
+): Promise<TestApp> {
   let databaseUrl: string | undefined;
   let dropDatabase = async () => {};
   const base = { NODE_ENV: "test", LOG_LEVEL: "silent", JOBS_POLL_INTERVAL_SECONDS: "0.5", ...env };
@@ -47,7 +58,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       await client.query(`drop database if exists ${name} with (force)`);
       await client.end();
     };
-    config = loadConfig({ ...base, DATABASE_URL: databaseUrl });
+    const appUrl = options.databaseUrlVia ? options.databaseUrlVia(databaseUrl) : databaseUrl;
+    config = loadConfig({ ...base, DATABASE_URL: appUrl });
     app = await compose(config, { logger: createLogger("silent"), announce });
   } else {
     const template = new Blob([readFileSync(inject("pgliteTemplatePath"))]);
