@@ -1,11 +1,15 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * Three projects: unit tests beside the code; integration suites on embedded PGlite;
- * and the same integration suites on PostgreSQL whenever DATABASE_URL is set (CI sets
- * it). Files named *.postgres.test.ts need a real server and run only there.
+ * Projects: unit tests beside the code; integration suites on embedded PGlite; the
+ * same suites on PostgreSQL whenever DATABASE_URL is set (CI sets it); and the
+ * RabbitMQ suites whenever AMQP_URL is set (on PostgreSQL when it is configured too).
+ * A suite named *.postgres.test.ts needs a real PostgreSQL, *.rabbitmq.test.ts a real
+ * broker; a configured but unreachable server fails the run, it never skips.
  */
-const integration = (name: string, backend: string, include: string[], exclude: string[] = []) => ({
+const REAL_BACKEND_SUITES = ["test/**/*.postgres.test.ts", "test/**/*.rabbitmq.test.ts"];
+
+const integration = (name: string, backend: string, include: string[], exclude: string[]) => ({
   extends: true as const,
   test: {
     name,
@@ -16,6 +20,8 @@ const integration = (name: string, backend: string, include: string[], exclude: 
   },
 });
 
+const postgres = Boolean(process.env["DATABASE_URL"]);
+
 export default defineConfig({
   test: {
     reporters: ["default", "./test/support/summary-reporter.ts"],
@@ -24,9 +30,12 @@ export default defineConfig({
     pool: "forks",
     projects: [
       { extends: true, test: { name: "unit", include: ["src/**/*.test.ts"] } },
-      integration("pglite", "pglite", ["test/**/*.test.ts"], ["test/**/*.postgres.test.ts"]),
-      ...(process.env["DATABASE_URL"]
-        ? [integration("postgres", "postgres", ["test/**/*.test.ts"])]
+      integration("pglite", "pglite", ["test/**/*.test.ts"], REAL_BACKEND_SUITES),
+      ...(postgres
+        ? [integration("postgres", "postgres", ["test/**/*.test.ts"], ["test/**/*.rabbitmq.test.ts"])]
+        : []),
+      ...(process.env["AMQP_URL"]
+        ? [integration("rabbitmq", postgres ? "postgres" : "pglite", ["test/**/*.rabbitmq.test.ts"], [])]
         : []),
     ],
   },

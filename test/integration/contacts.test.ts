@@ -311,7 +311,10 @@ describe("email and tags", () => {
     expectInvalid(await api.post("/v1/contacts", { name: "T", tags: [""] }), "tags.0");
     expectInvalid(await api.post("/v1/contacts", { name: "T", tags: ["x".repeat(65)] }), "tags.0");
     expectInvalid(
-      await api.post("/v1/contacts", { name: "T", tags: Array.from({ length: 51 }, (_, i) => `t${i}`) }),
+      await api.post("/v1/contacts", {
+        name: "T",
+        tags: Array.from({ length: 51 }, (_, i) => `t${i}`),
+      }),
       "tags",
     );
   });
@@ -342,7 +345,12 @@ describe("patch", () => {
       customFields: { seats: 5, plan: null, note: "renewal", missing: null },
     });
     expect(res.status).toBe(200);
-    expect(res.body.customFields).toEqual({ seats: 5, active: true, region: "sp", note: "renewal" });
+    expect(res.body.customFields).toEqual({
+      seats: 5,
+      active: true,
+      region: "sp",
+      note: "renewal",
+    });
     expect((await api.get(`/v1/contacts/${c.id}`)).body.customFields).toEqual({
       seats: 5,
       active: true,
@@ -384,7 +392,10 @@ describe("patch", () => {
     expectError(await api.patch(`/v1/contacts/${c.id}`, {}), 400, "VALIDATION_FAILED");
     expectInvalid(await api.patch(`/v1/contacts/${c.id}`, { nickname: "x" }), "nickname");
     expectInvalid(await api.patch(`/v1/contacts/${c.id}`, { id: "x" }), "id");
-    expectInvalid(await api.patch(`/v1/contacts/${c.id}`, { createdAt: "2020-01-01T00:00:00Z" }), "createdAt");
+    expectInvalid(
+      await api.patch(`/v1/contacts/${c.id}`, { createdAt: "2020-01-01T00:00:00Z" }),
+      "createdAt",
+    );
     expectInvalid(await api.patch(`/v1/contacts/${c.id}`, { name: null }), "name");
     expect((await api.get(`/v1/contacts/${c.id}`)).body).toEqual(c);
   });
@@ -394,13 +405,22 @@ describe("soft delete", () => {
   it("answers 204 with no body, then 404 on get, patch and delete, and hides it from lists", async () => {
     const tag = marker();
     const phone = freshPhone();
-    const c = await create({ name: `Gone ${tag}`, phone, email: `${tag}@example.com`, tags: [tag] });
+    const c = await create({
+      name: `Gone ${tag}`,
+      phone,
+      email: `${tag}@example.com`,
+      tags: [tag],
+    });
     const del = await api.delete(`/v1/contacts/${c.id}`);
     expect(del.status).toBe(204);
     expect(del.body).toBeUndefined();
 
     expectError(await api.get(`/v1/contacts/${c.id}`), 404, "CONTACT_NOT_FOUND");
-    expectError(await api.patch(`/v1/contacts/${c.id}`, { name: "back" }), 404, "CONTACT_NOT_FOUND");
+    expectError(
+      await api.patch(`/v1/contacts/${c.id}`, { name: "back" }),
+      404,
+      "CONTACT_NOT_FOUND",
+    );
     expectError(await api.delete(`/v1/contacts/${c.id}`), 404, "CONTACT_NOT_FOUND");
 
     for (const query of [
@@ -471,7 +491,9 @@ describe("list filters", () => {
 
   it("email matches exactly, ignoring case", async () => {
     expect(await listIds(`email=${encodeURIComponent(`ANA.${m}@EXAMPLE.COM`)}`)).toEqual([ana.id]);
-    expect(await listIds(`email=${encodeURIComponent(`bruno.${m}@example.com`)}`)).toEqual([bruno.id]);
+    expect(await listIds(`email=${encodeURIComponent(`bruno.${m}@example.com`)}`)).toEqual([
+      bruno.id,
+    ]);
     expect(await listIds(`email=${encodeURIComponent(`${m}@example.com`)}`)).toEqual([]);
   });
 
@@ -484,16 +506,28 @@ describe("list filters", () => {
   it("filters combine with AND", async () => {
     expect(await listIds(`q=${m}&tag=shared`)).toEqual([ana.id, carla.id].sort().reverse());
     expect(await listIds(`tag=shared&phone=5531911110001`)).toEqual([ana.id]);
-    expect(await listIds(`tag=${m}-vip&email=${encodeURIComponent(`carla.${m}@example.net`)}`)).toEqual([]);
+    expect(
+      await listIds(`tag=${m}-vip&email=${encodeURIComponent(`carla.${m}@example.net`)}`),
+    ).toEqual([]);
   });
 
   it("createdAfter and createdBefore bound the creation time (exclusive)", async () => {
     const mine = [ana, bruno, carla];
     const pivot = bruno.createdAt as string;
     const after = await listIds(`q=${m}&createdAfter=${encodeURIComponent(pivot)}`);
-    expect(after.sort()).toEqual(mine.filter((c) => c.createdAt > pivot).map((c) => c.id).sort());
+    expect(after.sort()).toEqual(
+      mine
+        .filter((c) => c.createdAt > pivot)
+        .map((c) => c.id)
+        .sort(),
+    );
     const before = await listIds(`q=${m}&createdBefore=${encodeURIComponent(pivot)}`);
-    expect(before.sort()).toEqual(mine.filter((c) => c.createdAt < pivot).map((c) => c.id).sort());
+    expect(before.sort()).toEqual(
+      mine
+        .filter((c) => c.createdAt < pivot)
+        .map((c) => c.id)
+        .sort(),
+    );
 
     const start = new Date(Date.parse(ana.createdAt) - 1).toISOString();
     const end = new Date(Date.parse(carla.createdAt) + 1).toISOString();
@@ -504,9 +538,7 @@ describe("list filters", () => {
     expect(await listIds(`q=${m}&createdAfter=2999-01-01T00:00:00Z`)).toEqual([]);
     expect(await listIds(`q=${m}&createdBefore=2000-01-01T00:00:00Z`)).toEqual([]);
     // Any offset is accepted and compared as an instant.
-    const offset = new Date(Date.parse(ana.createdAt) - 1)
-      .toISOString()
-      .replace("Z", "+00:00");
+    const offset = new Date(Date.parse(ana.createdAt) - 1).toISOString().replace("Z", "+00:00");
     expect((await listIds(`q=${m}&createdAfter=${encodeURIComponent(offset)}`)).sort()).toEqual(
       mine.map((c) => c.id).sort(),
     );
@@ -575,7 +607,9 @@ describe("pagination", () => {
     expect(page.status).toBe(200);
     expect(page.body.data.length).toBe(50);
     expect(typeof page.body.nextCursor).toBe("string");
-    const rest = await api.get(`/v1/contacts?tag=${tag}&cursor=${encodeURIComponent(page.body.nextCursor)}`);
+    const rest = await api.get(
+      `/v1/contacts?tag=${tag}&cursor=${encodeURIComponent(page.body.nextCursor)}`,
+    );
     expect(rest.body.data.length).toBe(2);
     expect(rest.body.nextCursor).toBeNull();
     expect((await api.get(`/v1/contacts?tag=${tag}&limit=200`)).body.data.length).toBe(52);
@@ -589,7 +623,10 @@ describe("pagination", () => {
   it.each([
     ["garbage", "not-base64-json!"],
     ["base64 of text", Buffer.from("hello").toString("base64url")],
-    ["an id that is not a uuid", Buffer.from(JSON.stringify({ id: "1 OR 1=1" })).toString("base64url")],
+    [
+      "an id that is not a uuid",
+      Buffer.from(JSON.stringify({ id: "1 OR 1=1" })).toString("base64url"),
+    ],
     ["a json array", Buffer.from("[1]").toString("base64url")],
     ["too long", "a".repeat(201)],
   ])("rejects a cursor that is %s with 400", async (_label, cursor) => {
