@@ -67,8 +67,15 @@ export async function buildServer(deps: HttpDependencies): Promise<FastifyInstan
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.setValidatorCompiler(validatorCompiler());
-  // The API speaks JSON only: anything else is a 415, never parsed as text.
-  app.removeContentTypeParser(["text/plain"]);
+  // The API speaks JSON only: anything else is a 415, never parsed as text. An empty body
+  // declared as JSON on a DELETE (some clients always send the header) is no body.
+  // Everything else keeps Fastify's parser (prototype-poisoning protection, empty = 400).
+  const json = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser(["text/plain", "application/json"]);
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (request.method === "DELETE" && String(body).trim() === "") return done(null, undefined);
+    return json(request, String(body), done);
+  });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     reply

@@ -102,10 +102,31 @@ function unstorableText(request: FastifyRequest): AppError {
   });
 }
 
+const PART = /^(body|querystring|params|headers)(\.|$)/;
+
+/**
+ * Services name fields as the API does (`phone`, `cursor`); schema errors name the
+ * request part too (`body.phone`). Give service errors the same form: a reading request
+ * takes its input from the query string, a writing one from the body.
+ */
+function qualifyFields(error: AppError, request: FastifyRequest): AppError {
+  const fields = error.details?.["fields"];
+  if (error.kind !== "validation" || !Array.isArray(fields)) return error;
+  const part = request.method === "GET" || request.method === "DELETE" ? "querystring" : "body";
+  const qualified = (fields as { field: string; message: string }[]).map((f) =>
+    PART.test(f.field) ? f : { ...f, field: `${part}.${f.field}` },
+  );
+  return new AppError(error.code, error.kind, error.message, {
+    ...error,
+    details: { ...error.details, fields: qualified },
+  });
+}
+
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  const appError = UNSTORABLE_TEXT.has(String(error.code))
-    ? unstorableText(request)
-    : toAppError(error);
+  const appError = qualifyFields(
+    UNSTORABLE_TEXT.has(String(error.code)) ? unstorableText(request) : toAppError(error),
+    request,
+  );
   const status = statusOf(appError);
   if (status >= 500) request.log.error({ err: error, code: appError.code }, "request failed");
   else request.log.info({ code: appError.code }, "request rejected");

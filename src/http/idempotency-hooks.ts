@@ -65,7 +65,10 @@ export function idempotencyHooks(store: IdempotencyStore, logger: Logger) {
     request.idempotency = undefined;
     try {
       if (reply.statusCode >= 500) await store.release(claim.scope, claim.key);
-      else await store.complete(claim.scope, claim.key, reply.statusCode, parse(payload));
+      else {
+        const body = withoutSecrets(parse(payload), request.routeOptions.config.secretFields);
+        await store.complete(claim.scope, claim.key, reply.statusCode, body);
+      }
     } catch (error) {
       logger.warn({ err: error }, "could not record the idempotent response");
     }
@@ -74,6 +77,14 @@ export function idempotencyHooks(store: IdempotencyStore, logger: Logger) {
 
   return { preHandler, onSend };
 }
+
+/** Secrets are shown once: the stored copy (and so a replay) carries null instead. */
+const withoutSecrets = (body: unknown, fields: string[] | undefined): unknown => {
+  if (!fields?.length || body === null || typeof body !== "object") return body;
+  const copy: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  for (const field of fields) if (field in copy) copy[field] = null;
+  return copy;
+};
 
 const parse = (payload: unknown): unknown => {
   if (typeof payload !== "string") return null;

@@ -8,6 +8,11 @@ export type RouteAuth =
 declare module "fastify" {
   interface FastifyContextConfig {
     auth?: RouteAuth;
+    /**
+     * Top-level response fields that hold a secret shown once (a new API key). They are
+     * never stored with an Idempotency-Key record; a replay answers them as null.
+     */
+    secretFields?: string[];
   }
   interface FastifyRequest {
     principal: Principal | undefined;
@@ -18,4 +23,9 @@ declare module "fastify" {
 
 export const apiKey = (role: Role) => ({ auth: { kind: "apiKey", role } as RouteAuth });
 export const adminToken = { auth: { kind: "adminToken" } as RouteAuth };
+/** Marks response fields as shown-once secrets (see FastifyContextConfig.secretFields). */
+export const withSecrets = <T extends object>(config: T, ...secretFields: string[]) => ({
+  ...config,
+  secretFields,
+});
 export const publicRoute = { auth: { kind: "public" } as RouteAuth };

@@ -633,3 +633,32 @@ describe("pagination", () => {
     expectInvalid(await api.get(`/v1/contacts?cursor=${encodeURIComponent(cursor)}`), "cursor");
   });
 });
+
+describe("error field names", () => {
+  it("names service-checked fields by request part, like schema errors", async () => {
+    const created = await api.post("/v1/contacts", { name: "X", phone: "12" });
+    expectError(created, 400, "VALIDATION_FAILED");
+    expect(created.body.error.details.fields.map((f: any) => f.field)).toEqual(["body.phone"]);
+    const listed = await api.get("/v1/contacts?phone=abc");
+    expect(listed.body.error.details.fields.map((f: any) => f.field)).toEqual([
+      "querystring.phone",
+    ]);
+    const cursor = await api.get("/v1/contacts?cursor=zzz");
+    expect(cursor.body.error.details.fields.map((f: any) => f.field)).toEqual([
+      "querystring.cursor",
+    ]);
+  });
+});
+
+describe("DELETE with an empty JSON body", () => {
+  it("is accepted: some clients always send Content-Type: application/json", async () => {
+    const created = await api.post("/v1/contacts", { name: "Empty body delete" });
+    const res = await t.app.server.inject({
+      method: "DELETE",
+      url: `/v1/contacts/${created.body.id}`,
+      headers: { authorization: `Bearer ${t.adminKey}`, "content-type": "application/json" },
+    });
+    expect(res.statusCode).toBe(204);
+    expect((await api.get(`/v1/contacts/${created.body.id}`)).status).toBe(404);
+  });
+});

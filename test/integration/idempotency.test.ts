@@ -250,15 +250,23 @@ describe("Idempotency-Key format", () => {
 });
 
 describe("Idempotency-Key on other POST routes", () => {
-  it("POST /v1/api-keys replays the same key and creates one", async () => {
+  it("POST /v1/api-keys replays the answer without the key and creates one", async () => {
     const key = uniqueKey("apikey");
     const body = { name: "idem key", role: "readonly" };
     const first = await api.post("/v1/api-keys", body, idem(key));
     expect(first.status).toBe(201);
+    expect(first.body.key).toMatch(/^vtr_/);
     const second = await api.post("/v1/api-keys", body, idem(key));
     expect(second.status).toBe(201);
-    expect(second.body).toEqual(first.body);
+    // The secret is shown once: never stored with the idempotency record, null on replay.
+    expect(second.body).toEqual({ ...first.body, key: null });
     expect(replayed(second)).toBe("true");
+    const stored = await t.app.deps.database.db
+      .selectFrom("idempotency_keys")
+      .select("response_body")
+      .where("key", "=", key)
+      .executeTakeFirstOrThrow();
+    expect(JSON.stringify(stored.response_body)).not.toContain(first.body.key);
     const list = await api.get("/v1/api-keys");
     expect(list.body.data.filter((k: any) => k.name === "idem key")).toHaveLength(1);
   });
@@ -271,7 +279,7 @@ describe("Idempotency-Key on other POST routes", () => {
     expect(first.status).toBe(201);
     const second = await admin.post("/v1/projects", { name: "Idem Project" }, idem(key));
     expect(second.status).toBe(201);
-    expect(second.body).toEqual(first.body);
+    expect(second.body).toEqual({ ...first.body, apiKey: null });
     expect(replayed(second)).toBe("true");
     expect(await countRows(t.app, "projects")).toBe(before + 1);
     expectError(

@@ -4,8 +4,8 @@ import Type from "typebox";
 import type { ApiKeys } from "../../services/api-keys.ts";
 import type { Projects } from "../../services/projects.ts";
 import { principalOf } from "../auth.ts";
-import { adminToken, apiKey } from "../request-context.ts";
-import { errorResponses, IdParams } from "../schemas/common.ts";
+import { adminToken, apiKey, withSecrets } from "../request-context.ts";
+import { errorResponses, IdParams, Nullable } from "../schemas/common.ts";
 import {
   ApiKey,
   CreateApiKeyBody,
@@ -18,13 +18,18 @@ export function projectRoutes(server: FastifyInstance, projects: Projects, apiKe
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
 
   app.post("/v1/projects", {
-    config: adminToken,
+    config: withSecrets(adminToken, "apiKey"),
     schema: {
       tags: ["projects"],
       summary: "Create a project and its first admin key (needs ADMIN_TOKEN)",
       body: CreateProjectBody,
       response: {
-        201: Type.Object({ project: Project, apiKey: Type.String() }),
+        201: Type.Object({
+          project: Project,
+          apiKey: Nullable(
+            Type.String({ description: "shown once; null in an Idempotency-Key replay" }),
+          ),
+        }),
         ...errorResponses(413, 415),
       },
     },
@@ -70,13 +75,18 @@ export function projectRoutes(server: FastifyInstance, projects: Projects, apiKe
   });
 
   app.post("/v1/api-keys", {
-    config: apiKey("admin"),
+    config: withSecrets(apiKey("admin"), "key"),
     schema: {
       tags: ["api-keys"],
       summary: "Create an API key; the key is in this answer only",
       body: CreateApiKeyBody,
       response: {
-        201: Type.Object({ apiKey: ApiKey, key: Type.String() }),
+        201: Type.Object({
+          apiKey: ApiKey,
+          key: Nullable(
+            Type.String({ description: "shown once; null in an Idempotency-Key replay" }),
+          ),
+        }),
         ...errorResponses(413, 415),
       },
     },
