@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { inject } from "vitest";
-import { compose, type App } from "../../src/compose.ts";
+import { compose, type App, type ComposeOptions } from "../../src/compose.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
+import type { Database } from "../../src/platform/db/database.ts";
 import { openPgliteDatabase } from "../../src/platform/db/pglite-database.ts";
 import { createLogger } from "../../src/platform/logger.ts";
 import { withDatabase, type TestBackend } from "./backends.ts";
@@ -18,6 +19,19 @@ export interface TestAppOptions {
    * outage tests). The test still creates and drops its database directly.
    */
   databaseUrlVia?: (url: string) => string;
+  /** Extra composition options: test consumers, the outbox relay kept stopped. */
+  compose?: Pick<ComposeOptions, "consumers" | "relay">;
+  /**
+   * A second instance on another test app's database (same project and admin key). It is
+   * neither closed nor dropped by this app: close it before the app it shares with.
+   */
+  shareDatabaseOf?: TestApp;
+  /**
+   * An existing database left by someone else (e.g. a killed child process): a
+   * PostgreSQL URL, or an on-disk PGlite DATA_DIR. Not dropped on close; no admin key is
+   * printed on a bootstrapped database, so `adminKey` is then "".
+   */
+  existingDatabase?: { url: string } | { dataDir: string };
 }
 
 export interface TestApp {
@@ -43,7 +57,28 @@ export async function createTestApp(
   let app: App;
   const lines: string[] = [];
   const announce = (line: string) => lines.push(line);
-  if (backend === "postgres") {
+  const composeOptions = { ...options.compose, logger: createLogger("silent"), announce };
+  const shared = options.shareDatabaseOf;
+  const existing = options.existingDatabase;
+  if (shared) {
+    if (shared.databaseUrl) {
+      databaseUrl = shared.databaseUrl;
+      config = loadConfig({ ...base, DATABASE_URL: databaseUrl });
+      app = await compose(config, composeOptions);
+    } else {
+      config = loadConfig(base);
+      const database = borrowed(shared.app.deps.database);
+      app = await compose(config, { ...composeOptions, database });
+    }
+  } else if (existing) {
+    if ("url" in existing) {
+      databaseUrl = existing.url;
+      config = loadConfig({ ...base, DATABASE_URL: databaseUrl });
+    } else {
+      config = loadConfig({ ...base, DATA_DIR: existing.dataDir });
+    }
+    app = await compose(config, composeOptions);
+  } else if (backend === "postgres") {
     const templateUrl = inject("postgresTemplateUrl");
     const template = new URL(templateUrl).pathname.slice(1);
     const name = `ventros_t_${inject("runId")}_${process.pid}_${counter++}`;
@@ -60,16 +95,17 @@ export async function createTestApp(
     };
     const appUrl = options.databaseUrlVia ? options.databaseUrlVia(databaseUrl) : databaseUrl;
     config = loadConfig({ ...base, DATABASE_URL: appUrl });
-    app = await compose(config, { logger: createLogger("silent"), announce });
+    app = await compose(config, composeOptions);
   } else {
     const template = new Blob([readFileSync(inject("pgliteTemplatePath"))]);
     const database = await openPgliteDatabase({ loadDataDir: template });
     config = loadConfig(base);
-    app = await compose(config, { database, logger: createLogger("silent"), announce });
+    app = await compose(config, { ...composeOptions, database });
   }
   await app.start();
-  const adminKey = lines.map((l) => /^Admin API key: (\S+)$/.exec(l)?.[1]).find(Boolean);
-  if (!adminKey) throw new Error("bootstrap did not print an admin key");
+  const printed = lines.map((l) => /^Admin API key: (\S+)$/.exec(l)?.[1]).find(Boolean);
+  const adminKey = shared ? shared.adminKey : existing ? (printed ?? "") : printed;
+  if (adminKey === undefined) throw new Error("bootstrap did not print an admin key");
   return {
     app,
     adminKey,
@@ -78,5 +114,17 @@ export async function createTestApp(
       await app.stop();
       await dropDatabase();
     },
+  };
+}
+
+/** Another app's in-process database, which this app uses but must not close. */
+function borrowed(database: Database): Database {
+  return {
+    kind: database.kind,
+    db: database.db,
+    jobsExecutor: database.jobsExecutor,
+    connectionString: database.connectionString,
+    ping: () => database.ping(),
+    close: async () => {},
   };
 }

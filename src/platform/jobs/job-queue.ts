@@ -7,6 +7,7 @@ import { executorFor } from "../db/transaction.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { PermanentJobError, type EnqueueOptions, type JobDefinition } from "./job-definition.ts";
+import "./pg-boss-outcome-guard.ts";
 
 export interface JobQueueOptions {
   database: Database;
