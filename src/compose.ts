@@ -22,6 +22,25 @@ import { EventHistory } from "./services/event-history.ts";
 import { IdempotencyStore } from "./services/idempotency.ts";
 import { Projects } from "./services/projects.ts";
 import { UnitOfWork } from "./services/unit-of-work.ts";
+import { join, resolve } from "node:path";
+import type { Transaction } from "kysely";
+import { whatsappJobs } from "./jobs/whatsapp-jobs.ts";
+import { WahaClient } from "./integrations/messaging/waha/waha-client.ts";
+import { SecretBox, loadEncryptionKey } from "./platform/crypto/secret-box.ts";
+import type { DB } from "./platform/db/schema.ts";
+import { HttpClient, httpClientSettingsFromConfig } from "./platform/http-client/http-client.ts";
+import {
+  createIntegrationPolicy,
+  type IntegrationPolicy,
+} from "./platform/resilience/integration-policy.ts";
+import { IntegrationRegistry } from "./platform/resilience/integration-registry.ts";
+import { policySettingsFromConfig } from "./platform/resilience/policy-settings.ts";
+import { Channels } from "./services/channels.ts";
+import { Conversations } from "./services/conversations.ts";
+import { Messages } from "./services/messages.ts";
+import { OutboundMessages } from "./services/outbound-messages.ts";
+import { outboundUrlGuard } from "./services/outbound-url-guard.ts";
+import { WhatsAppInbound } from "./services/whatsapp-inbound.ts";
 
 export interface ComposeOptions {
   /** Use this database instead of opening one from config (tests share templates). */
@@ -51,6 +70,13 @@ export interface App {
     projects: Projects;
     contacts: Contacts;
     idempotency: IdempotencyStore;
+    integrations: IntegrationRegistry;
+    channels: Channels;
+    conversations: Conversations;
+    messages: Messages;
+    outbound: OutboundMessages;
+    inbound: WhatsAppInbound;
+    gateway: WahaClient;
   };
   server: FastifyInstance;
   /** Migrates, bootstraps on an empty database, starts the bus, relay and job workers. */
@@ -77,6 +103,103 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   const idempotency = new IdempotencyStore(db, config.IDEMPOTENCY_TTL_HOURS);
   const timeline = new ContactTimeline(db);
 
+  // WhatsApp through WAHA: sealed credentials, one resilience policy per WAHA server.
+  const box = new SecretBox(
+    loadEncryptionKey(config.ENCRYPTION_KEY, join(resolve(config.DATA_DIR), "encryption.key")).key,
+  );
+  const integrations = new IntegrationRegistry();
+  const wahaHttp = new HttpClient({ provider: "waha", ...httpClientSettingsFromConfig(config) });
+  const wahaPolicies = new Map<string, IntegrationPolicy>();
+  const wahaPolicyFor = (baseUrl: string) => {
+    const origin = new URL(baseUrl).host;
+    let policy = wahaPolicies.get(origin);
+    if (!policy) {
+      policy = createIntegrationPolicy(
+        { integration: `waha:${origin}`, ...policySettingsFromConfig(config, "WAHA") },
+        {
+          logger,
+          metrics,
+          registry: integrations,
+          declared: {
+            authentication: true,
+            signature: true,
+            inputValidation: true,
+            tests: { unit: true, integration: true, e2e: true },
+          },
+        },
+      );
+      wahaPolicies.set(origin, policy);
+    }
+    return policy;
+  };
+  const gateway = new WahaClient({
+    http: wahaHttp,
+    policyFor: wahaPolicyFor,
+    historyTimeoutMs: config.WAHA_HISTORY_TIMEOUT_MS,
+  });
+  const defaultTimeoutMinutes = async (projectId: string, trx: Transaction<DB>) =>
+    (
+      await trx
+        .selectFrom("projects")
+        .select("default_session_timeout_minutes")
+        .where("id", "=", projectId)
+        .executeTakeFirstOrThrow()
+    ).default_session_timeout_minutes;
+  const channels = new Channels({
+    db,
+    uow,
+    box,
+    gateway,
+    guard: outboundUrlGuard(wahaHttp.guard),
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+  });
+  const messages = new Messages(db);
+  const lateJobs = { jobs: undefined as JobQueue | undefined };
+  const jobsOf = () => {
+    if (!lateJobs.jobs) throw new Error("job queue used before composition finished");
+    return lateJobs.jobs;
+  };
+  const conversations = new Conversations(db, uow, async ({ trx }, sessionId, at) => {
+    await jobsOf().enqueue(whatsapp.sessionTimeout, { sessionId }, { db: trx, startAfter: at });
+  });
+  const inbound = new WhatsAppInbound({
+    db,
+    uow,
+    channels,
+    conversations,
+    defaultTimeoutMinutes,
+    enqueue: async (trx, inboundEventId) => {
+      await jobsOf().enqueue(whatsapp.processInbound, { inboundEventId }, { db: trx });
+    },
+  });
+  const outbound = new OutboundMessages({
+    db,
+    uow,
+    channels,
+    conversations,
+    gateway,
+    defaultTimeoutMinutes,
+    pacing: {
+      minGapMs: config.WAHA_MIN_SEND_GAP_MS,
+      perContactPerHour: config.WAHA_CONTACT_HOURLY_LIMIT,
+    },
+    enqueue: async (trx, messageId, startAfter) => {
+      await jobsOf().enqueue(
+        whatsapp.sendMessage,
+        { messageId },
+        { db: trx, ...(startAfter ? { startAfter } : {}) },
+      );
+    },
+  });
+  const whatsapp = whatsappJobs({
+    jobs: jobsOf,
+    logger,
+    inbound: () => inbound,
+    outbound: () => outbound,
+    conversations: () => conversations,
+    sendRetryLimit: config.WAHA_SEND_RETRY_LIMIT,
+  });
+
   const jobs = new JobQueue({
     database,
     logger,
@@ -85,6 +208,8 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     retryLimit: config.JOBS_RETRY_LIMIT,
     retryDelaySeconds: config.JOBS_RETRY_DELAY_SECONDS,
   });
+  lateJobs.jobs = jobs;
+  jobs.register([whatsapp.processInbound, whatsapp.sendMessage, whatsapp.sessionTimeout]);
   const consumers = [timeline.consumer, ...(options.consumers ?? [])];
   let bus: EventBus;
   if (config.AMQP_URL) {
@@ -154,6 +279,8 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     timeline,
     stream: { bus, history, heartbeatMs: config.EVENT_STREAM_HEARTBEAT_MS },
     readiness,
+    whatsapp: { channels, conversations, messages, outbound, inbound },
+    integrations,
   });
 
   let stopping: Promise<void> | undefined;
@@ -173,6 +300,13 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       projects,
       contacts,
       idempotency,
+      integrations,
+      channels,
+      conversations,
+      messages,
+      outbound,
+      inbound,
+      gateway,
     },
     server,
     async start() {

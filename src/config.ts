@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import Type, { type Static, type TSchema } from "typebox";
 import Value from "typebox/value";
+import { integrationPolicyEnv } from "./integration-policy-env.ts";
 
 /**
  * The one place that reads the environment. Every setting is declared here with its
@@ -60,12 +61,58 @@ export const ConfigSchema = Type.Object({
   OUTBOX_BATCH_SIZE: Int(200, 1, 5_000, "events per relay pass"),
   OUTBOX_RETENTION_HOURS: Int(72, 1, 8_760, "published events kept for stream resumption"),
   EVENT_STREAM_HEARTBEAT_MS: Int(15_000, 1_000, 300_000, "server-sent events heartbeat"),
+  OUTBOUND_ALLOW_CIDRS: Type.String({
+    default: "",
+    pattern: "^[0-9A-Fa-f:./, ]*$",
+    description:
+      "comma-separated CIDRs outbound calls may reach although not public (on-premise hosts), e.g. 10.20.0.0/16,fd00::/8",
+  }),
+  OUTBOUND_HTTPS_ONLY: Type.Enum(["true", "false"], {
+    default: "false",
+    description: "refuse plain http:// outbound URLs",
+  }),
+  OUTBOUND_CONNECT_TIMEOUT_MS: Int(5_000, 100, 120_000, "outbound HTTP connect timeout"),
+  OUTBOUND_HEADERS_TIMEOUT_MS: Int(30_000, 100, 600_000, "outbound HTTP wait for response headers"),
+  OUTBOUND_BODY_TIMEOUT_MS: Int(30_000, 100, 600_000, "outbound HTTP longest pause in a body"),
+  OUTBOUND_MAX_RESPONSE_BYTES: Int(26_214_400, 1_024, 1_073_741_824, "largest outbound response"),
+  ...integrationPolicyEnv("WAHA", "WAHA", {
+    timeoutMs: 15_000,
+    attempts: 3,
+    backoffBaseMs: 1_000,
+    backoffMaxMs: 30_000,
+    breakerFailureRatio: 0.5,
+    breakerWindowMs: 30_000,
+    breakerMinRequests: 10,
+    breakerHalfOpenMs: 10_000,
+    bulkheadMaxConcurrent: 20,
+    bulkheadMaxQueue: 100,
+    ratePerSecond: 20,
+    rateBurst: 20,
+    rateMaxWaitMs: 5_000,
+  }),
+  WAHA_HISTORY_TIMEOUT_MS: Int(60_000, 0, 600_000, "WAHA: per-attempt timeout of history pages"),
+  WAHA_MIN_SEND_GAP_MS: Int(1_000, 0, 600_000, "WAHA: least time between two sends on one session"),
+  WAHA_CONTACT_HOURLY_LIMIT: Int(60, 1, 10_000, "WAHA: messages to one contact per rolling hour"),
+  WAHA_SEND_RETRY_LIMIT: Int(10, 0, 100, "WAHA: send job retries for retryable errors"),
+  PUBLIC_BASE_URL: Type.String({
+    default: "http://localhost:8080",
+    format: "uri",
+    description: "our public URL; WAHA is told to post events to <this>/v1/inbound/waha/<id>",
+  }),
+  INBOUND_BODY_LIMIT_BYTES: Int(5_242_880, 1_024, 52_428_800, "largest accepted provider webhook"),
+  ENCRYPTION_KEY: Type.Optional(
+    Type.String({
+      pattern: "^[A-Za-z0-9+/]{43}=$",
+      description:
+        "base64 of 32 bytes (AES-256-GCM for provider secrets); embedded default: DATA_DIR/encryption.key",
+    }),
+  ),
 });
 
 export type Config = Static<typeof ConfigSchema>;
 
 /** Settings that hold credentials: accepted as `NAME_FILE`, redacted from logs. */
-export const SECRET_KEYS = ["DATABASE_URL", "AMQP_URL", "ADMIN_TOKEN"] as const;
+export const SECRET_KEYS = ["DATABASE_URL", "AMQP_URL", "ADMIN_TOKEN", "ENCRYPTION_KEY"] as const;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

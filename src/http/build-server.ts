@@ -6,8 +6,17 @@ import { AppError } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
 import type { Logger } from "../platform/logger.ts";
 import type { Metrics } from "../platform/metrics/metrics.ts";
+import type { IntegrationRegistry } from "../platform/resilience/integration-registry.ts";
 import type { ApiKeys } from "../services/api-keys.ts";
 import type { ContactTimeline } from "../services/contact-timeline.ts";
+import type { Channels } from "../services/channels.ts";
+import type { Conversations } from "../services/conversations.ts";
+import type { Messages } from "../services/messages.ts";
+import type { OutboundMessages } from "../services/outbound-messages.ts";
+import type { WhatsAppInbound } from "../services/whatsapp-inbound.ts";
+import { channelRoutes } from "./routes/channel-routes.ts";
+import { conversationRoutes } from "./routes/conversation-routes.ts";
+import { inboundRoutes } from "./routes/inbound-routes.ts";
 import type { Contacts } from "../services/contacts.ts";
 import type { IdempotencyStore } from "../services/idempotency.ts";
 import type { Projects } from "../services/projects.ts";
@@ -17,6 +26,7 @@ import { idempotencyHooks } from "./idempotency-hooks.ts";
 import { publicRoute } from "./request-context.ts";
 import { contactRoutes } from "./routes/contact-routes.ts";
 import { eventRoutes } from "./routes/event-routes.ts";
+import { integrationRoutes } from "./routes/integration-routes.ts";
 import type { EventStreamDependencies } from "./routes/event-stream.ts";
 import { operationsRoutes, type ReadinessCheck } from "./routes/operations-routes.ts";
 import { projectRoutes } from "./routes/project-routes.ts";
@@ -34,6 +44,15 @@ export interface HttpDependencies {
   idempotency: IdempotencyStore;
   timeline: ContactTimeline;
   stream: EventStreamDependencies;
+  /** Outbound integration policies, for GET /v1/integrations. */
+  integrations: IntegrationRegistry;
+  whatsapp: {
+    channels: Channels;
+    conversations: Conversations;
+    messages: Messages;
+    outbound: OutboundMessages;
+    inbound: WhatsAppInbound;
+  };
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -140,5 +159,12 @@ export async function buildServer(deps: HttpDependencies): Promise<FastifyInstan
   projectRoutes(app, deps.projects, deps.apiKeys);
   contactRoutes(app, deps.contacts);
   eventRoutes(app, deps.timeline, deps.stream);
+  channelRoutes(app, deps.whatsapp.channels);
+  conversationRoutes(app, deps.whatsapp);
+  await inboundRoutes(app, {
+    whatsapp: deps.whatsapp.inbound,
+    bodyLimit: config.INBOUND_BODY_LIMIT_BYTES,
+  });
+  integrationRoutes(app, deps.integrations);
   return app;
 }

@@ -41,7 +41,8 @@ export class EventHistory {
       ])
       .where("project_id", "=", projectId)
       .where("seq", ">", seq)
-      .orderBy("seq")
+      // Qualified: a bare "seq" would sort by the text alias above ("10" < "9").
+      .orderBy("outbox_events.seq")
       .limit(limit)
       .execute();
     return rows.map((row) => ({ seq: row.seq, event: toEvent(row) }));

@@ -20,6 +20,36 @@ const contactExample = {
   externalId: null,
 };
 
+const MessageSnapshot = Type.Object({
+  id: Type.String(),
+  channelId: Type.String(),
+  contactId: Type.String(),
+  sessionId: Type.Union([Type.String(), Type.Null()]),
+  direction: Type.Enum(["inbound", "outbound"]),
+  type: Type.String(),
+  text: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String(),
+  externalId: Type.Union([Type.String(), Type.Null()]),
+});
+
+const messageExample = {
+  id: "01939d6e-7a1c-7b7e-9c41-6f0e7b1d2a10",
+  channelId: "01939d6e-7a1c-7b7e-9c41-6f0e7b1d2a11",
+  contactId: contactExample.id,
+  sessionId: "01939d6e-7a1c-7b7e-9c41-6f0e7b1d2a12",
+  direction: "inbound" as const,
+  type: "text",
+  text: "Olá! Quero saber o preço do plano anual.",
+  status: "delivered",
+  externalId: "false_5511988880001@c.us_3EB0A1B2C3D4E5F60001",
+};
+
+const SessionSnapshot = Type.Object({
+  sessionId: Type.String(),
+  contactId: Type.String(),
+  channelId: Type.String(),
+});
+
 interface CatalogueEntry<S extends TSchema> {
   version: number;
   aggregate: string;
@@ -84,6 +114,97 @@ export const EVENT_CATALOGUE = {
     description: "An API key was revoked and no longer authenticates.",
     schema: Type.Object({ apiKeyId: Type.String() }),
     example: { apiKeyId: "01939d6e-7a1c-7b7e-9c41-6f0e7b1d2a02" },
+  }),
+  "channel.status_changed": entry({
+    version: 1,
+    aggregate: "channel",
+    description: "A WhatsApp channel's status changed (activation, or its WAHA session status).",
+    schema: Type.Object({ channelId: Type.String(), from: Type.String(), to: Type.String() }),
+    example: { channelId: messageExample.channelId, from: "activating", to: "active" },
+  }),
+  "session.started": entry({
+    version: 1,
+    aggregate: "session",
+    description: "A conversation session began with a contact on a channel.",
+    schema: Type.Object({ ...SessionSnapshot.properties, timeoutMinutes: Type.Integer() }),
+    example: {
+      sessionId: messageExample.sessionId,
+      contactId: contactExample.id,
+      channelId: messageExample.channelId,
+      timeoutMinutes: 30,
+    },
+  }),
+  "session.ended": entry({
+    version: 1,
+    aggregate: "session",
+    description:
+      "A conversation session ended (inactivity_timeout or manual_close) with its counts.",
+    schema: Type.Object({
+      ...SessionSnapshot.properties,
+      endReason: Type.String(),
+      messageCount: Type.Integer(),
+      firstResponseSeconds: Type.Union([Type.Integer(), Type.Null()]),
+    }),
+    example: {
+      sessionId: messageExample.sessionId,
+      contactId: contactExample.id,
+      channelId: messageExample.channelId,
+      endReason: "inactivity_timeout",
+      messageCount: 6,
+      firstResponseSeconds: 42,
+    },
+  }),
+  "message.received": entry({
+    version: 1,
+    aggregate: "message",
+    description: "An inbound WhatsApp message was stored.",
+    schema: Type.Object({ message: MessageSnapshot, contactId: Type.String() }),
+    example: { message: messageExample, contactId: contactExample.id },
+  }),
+  "message.sent": entry({
+    version: 1,
+    aggregate: "message",
+    description: "An outbound message left through WhatsApp (or was sent from another device).",
+    schema: Type.Object({ message: MessageSnapshot, contactId: Type.String() }),
+    example: {
+      message: { ...messageExample, direction: "outbound" as const, status: "sent" },
+      contactId: contactExample.id,
+    },
+  }),
+  "message.status_changed": entry({
+    version: 1,
+    aggregate: "message",
+    description:
+      "A message's delivery status moved forward (sent, delivered, read, played, failed).",
+    schema: Type.Object({
+      messageId: Type.String(),
+      contactId: Type.String(),
+      from: Type.String(),
+      to: Type.String(),
+      failureReason: Type.Union([Type.String(), Type.Null()]),
+    }),
+    example: {
+      messageId: messageExample.id,
+      contactId: contactExample.id,
+      from: "sent",
+      to: "read",
+      failureReason: null,
+    },
+  }),
+  "message.updated": entry({
+    version: 1,
+    aggregate: "message",
+    description: "A message was reacted to, edited or revoked.",
+    schema: Type.Object({
+      messageId: Type.String(),
+      contactId: Type.String(),
+      change: Type.Enum(["reaction", "edited", "revoked"]),
+    }),
+    example: {
+      messageId: messageExample.id,
+      contactId: contactExample.id,
+      change: "reaction" as const,
+    },
   }),
 } as const;
 

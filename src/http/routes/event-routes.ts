@@ -31,6 +31,11 @@ export function eventRoutes(
   stream: EventStreamDependencies,
 ) {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
+  // Streams never end on their own: a closing server (which waits for them) ends them.
+  const open = new Set<() => void>();
+  server.addHook("preClose", async () => {
+    for (const end of open) end();
+  });
 
   app.get("/v1/event-types", {
     config: apiKey("readonly"),
@@ -103,7 +108,7 @@ export function eventRoutes(
         ?.split(",")
         .map((p) => p.trim())
         .filter(Boolean) ?? ["*"];
-      await streamEvents(stream, request, reply, {
+      await streamEvents({ ...stream, open }, request, reply, {
         projectId: principalOf(request).projectId,
         lastEventId,
         patterns,

@@ -7,6 +7,8 @@ export interface EventStreamDependencies {
   bus: EventBus;
   history: EventHistory;
   heartbeatMs: number;
+  /** Enders of the open streams, so a closing server can end them (it waits for them). */
+  open?: Set<() => void>;
 }
 
 const REPLAY_PAGE = 500;
@@ -32,12 +34,16 @@ export async function streamEvents(
   const buffer: DomainEvent[] = [];
   let live = false;
   const raw = reply.raw;
+  // A write after end() is an uncaught error: the stream may be ended by a shutdown.
+  const send = (text: string) => {
+    if (!raw.writableEnded) raw.write(text);
+  };
 
   const write = (event: DomainEvent) => {
     if (seen.has(event.id)) return;
     seen.add(event.id);
     if (seen.size > SEEN_LIMIT) seen.delete(seen.values().next().value as string);
-    raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    send(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
   };
   const unsubscribe = deps.bus.onLive((event) => {
     if (!wanted(event)) return;
@@ -53,23 +59,30 @@ export async function streamEvents(
     "x-accel-buffering": "no",
     "x-request-id": request.id,
   });
-  raw.write(`retry: 2000\n: connected\n\n`);
+  send(`retry: 2000\n: connected\n\n`);
   const heartbeat = setInterval(
-    () => raw.write(`: heartbeat ${new Date().toISOString()}\n\n`),
+    () => send(`: heartbeat ${new Date().toISOString()}\n\n`),
     deps.heartbeatMs,
   );
-  const closed = new Promise<void>((resolve) => raw.on("close", resolve));
-  closed.then(() => {
+  const stop = () => {
     clearInterval(heartbeat);
     unsubscribe();
-  });
+    deps.open?.delete(end);
+  };
+  const end = () => {
+    stop();
+    raw.end();
+  };
+  deps.open?.add(end);
+  const closed = new Promise<void>((resolve) => raw.on("close", resolve));
+  closed.then(stop);
 
   try {
     if (options.lastEventId) {
       let position = await deps.history.positionOf(options.projectId, options.lastEventId);
       if (position === undefined)
-        raw.write(`event: reset\ndata: {"reason":"unknown or expired Last-Event-ID"}\n\n`);
-      while (position !== undefined && !raw.destroyed) {
+        send(`event: reset\ndata: {"reason":"unknown or expired Last-Event-ID"}\n\n`);
+      while (position !== undefined && !raw.destroyed && !raw.writableEnded) {
         const page = await deps.history.after(options.projectId, position, REPLAY_PAGE);
         for (const { event } of page) if (wanted(event)) write(event);
         position = page.length === REPLAY_PAGE ? page.at(-1)?.seq : undefined;
@@ -77,7 +90,7 @@ export async function streamEvents(
     }
   } catch (error) {
     request.log.warn({ err: error }, "event stream replay failed");
-    raw.write(
+    send(
       `event: error\ndata: {"reason":"replay failed; reconnect with the same Last-Event-ID"}\n\n`,
     );
     raw.end();

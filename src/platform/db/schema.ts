@@ -93,6 +93,101 @@ export interface ContactTimelineTable {
   occurred_at: Timestamp;
 }
 
+export interface ChannelsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  type: "waha";
+  status: ColumnType<ChannelStatus, ChannelStatus | undefined, ChannelStatus>;
+  waha_base_url: string;
+  waha_session: string;
+  waha_api_key_enc: string;
+  inbound_id: string;
+  inbound_secret_enc: string;
+  session_timeout_minutes: number | null;
+  allow_groups: ColumnType<boolean, boolean | undefined, boolean>;
+  last_send_at: Timestamp | null;
+  status_changed_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  deleted_at: Timestamp | null;
+}
+
+export type ChannelStatus = "inactive" | "activating" | "active" | "disconnected" | "failed";
+
+export interface InboundEventsTable {
+  id: string;
+  project_id: string;
+  channel_id: string;
+  external_id: string;
+  event_type: string;
+  payload: Json<unknown>;
+  status: ColumnType<string, string | undefined, string>;
+  result: string | null;
+  received_at: CreatedAt;
+  processed_at: Timestamp | null;
+}
+
+export interface ConversationSessionsTable {
+  id: string;
+  project_id: string;
+  contact_id: string;
+  channel_id: string;
+  status: "active" | "ended";
+  end_reason: string | null;
+  timeout_minutes: number;
+  started_at: Timestamp;
+  last_activity_at: Timestamp;
+  ended_at: Timestamp | null;
+  message_count: ColumnType<number, number | undefined, number>;
+  inbound_count: ColumnType<number, number | undefined, number>;
+  outbound_count: ColumnType<number, number | undefined, number>;
+  first_inbound_at: Timestamp | null;
+  first_response_at: Timestamp | null;
+  first_response_seconds: number | null;
+  last_inbound_at: Timestamp | null;
+  total_wait_seconds: ColumnType<string | number, number | undefined, number>;
+}
+
+export interface MessagesTable {
+  id: string;
+  project_id: string;
+  channel_id: string;
+  contact_id: string;
+  session_id: string | null;
+  direction: "inbound" | "outbound";
+  type: string;
+  text: string | null;
+  media: Json<unknown> | null;
+  location: Json<unknown> | null;
+  vcard: string | null;
+  reply_to_id: string | null;
+  reply_to_external_id: string | null;
+  group_info: Json<unknown> | null;
+  status: string;
+  external_id: string | null;
+  sent_at: Timestamp | null;
+  delivered_at: Timestamp | null;
+  read_at: Timestamp | null;
+  played_at: Timestamp | null;
+  failure_reason: string | null;
+  attribution: Json<unknown> | null;
+  reactions: ColumnType<unknown, string | undefined, string>;
+  edited_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  send_attempted_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface PendingAcksTable {
+  channel_id: string;
+  external_id: string;
+  ack: number;
+  acked_at: Timestamp;
+  received_at: CreatedAt;
+}
+
 export interface MigrationsTable {
   name: string;
   applied_at: CreatedAt;
@@ -108,4 +203,9 @@ export interface DB {
   outbox_relay_lease: OutboxRelayLeaseTable;
   consumed_events: ConsumedEventsTable;
   contact_timeline: ContactTimelineTable;
+  channels: ChannelsTable;
+  inbound_events: InboundEventsTable;
+  conversation_sessions: ConversationSessionsTable;
+  messages: MessagesTable;
+  pending_acks: PendingAcksTable;
 }

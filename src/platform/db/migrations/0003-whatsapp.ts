@@ -1,0 +1,113 @@
+import type { Migration } from "../migrate.ts";
+
+export const whatsapp: Migration = {
+  name: "0003-whatsapp",
+  statements: [
+    `create table channels (
+      id uuid primary key,
+      project_id uuid not null references projects(id) on delete cascade,
+      name text not null,
+      type text not null check (type in ('waha')),
+      status text not null default 'inactive'
+        check (status in ('inactive', 'activating', 'active', 'disconnected', 'failed')),
+      waha_base_url text not null,
+      waha_session text not null,
+      waha_api_key_enc text not null,
+      inbound_id text not null unique,
+      inbound_secret_enc text not null,
+      session_timeout_minutes integer check (session_timeout_minutes between 1 and 1440),
+      allow_groups boolean not null default false,
+      last_send_at timestamptz,
+      status_changed_at timestamptz,
+      created_at timestamptz not null default now(),
+      updated_at timestamptz not null default now(),
+      deleted_at timestamptz
+    )`,
+    `create index channels_project_idx on channels (project_id, id desc) where deleted_at is null`,
+    // Raw WAHA events, stored before we answer 200: processing happens in a durable job.
+    `create table inbound_events (
+      id uuid primary key,
+      project_id uuid not null,
+      channel_id uuid not null references channels(id) on delete cascade,
+      external_id text not null,
+      event_type text not null,
+      payload jsonb not null,
+      status text not null default 'pending' check (status in ('pending', 'processed', 'ignored', 'failed')),
+      result text,
+      received_at timestamptz not null default now(),
+      processed_at timestamptz,
+      unique (channel_id, external_id)
+    )`,
+    `create table conversation_sessions (
+      id uuid primary key,
+      project_id uuid not null,
+      contact_id uuid not null references contacts(id),
+      channel_id uuid not null references channels(id),
+      status text not null check (status in ('active', 'ended')),
+      end_reason text,
+      timeout_minutes integer not null,
+      started_at timestamptz not null,
+      last_activity_at timestamptz not null,
+      ended_at timestamptz,
+      message_count integer not null default 0,
+      inbound_count integer not null default 0,
+      outbound_count integer not null default 0,
+      first_inbound_at timestamptz,
+      first_response_at timestamptz,
+      first_response_seconds integer,
+      last_inbound_at timestamptz,
+      total_wait_seconds bigint not null default 0
+    )`,
+    // One active session per contact and channel, enforced by the database.
+    `create unique index conversation_sessions_active_key on conversation_sessions (contact_id, channel_id)
+      where status = 'active'`,
+    `create index conversation_sessions_project_idx on conversation_sessions (project_id, id desc)`,
+    `create table messages (
+      id uuid primary key,
+      project_id uuid not null,
+      channel_id uuid not null references channels(id),
+      contact_id uuid not null references contacts(id),
+      session_id uuid references conversation_sessions(id),
+      direction text not null check (direction in ('inbound', 'outbound')),
+      type text not null,
+      text text,
+      media jsonb,
+      location jsonb,
+      vcard text,
+      reply_to_id uuid,
+      reply_to_external_id text,
+      group_info jsonb,
+      status text not null,
+      external_id text,
+      sent_at timestamptz,
+      delivered_at timestamptz,
+      read_at timestamptz,
+      played_at timestamptz,
+      failure_reason text,
+      attribution jsonb,
+      reactions jsonb not null default '[]',
+      edited_at timestamptz,
+      revoked_at timestamptz,
+      send_attempted_at timestamptz,
+      created_at timestamptz not null default now(),
+      updated_at timestamptz not null default now()
+    )`,
+    // The same WhatsApp message (from message and message.any, or a WAHA retry) is stored once.
+    `create unique index messages_channel_external_key on messages (channel_id, external_id) where external_id is not null`,
+    `create index messages_project_idx on messages (project_id, id desc)`,
+    `create index messages_contact_idx on messages (project_id, contact_id, id desc)`,
+    `create index messages_session_idx on messages (session_id, id desc)`,
+    `create index messages_outbound_hour_idx on messages (contact_id, sent_at) where direction = 'outbound'`,
+    // Acks that arrive before their message are kept here until it does (pruned after a day).
+    `create table pending_acks (
+      channel_id uuid not null,
+      external_id text not null,
+      ack integer not null,
+      acked_at timestamptz not null,
+      received_at timestamptz not null default now(),
+      primary key (channel_id, external_id, ack)
+    )`,
+    `create index contacts_project_wid_idx on contacts (project_id, whatsapp_wid) where deleted_at is null`,
+    `create index contacts_project_lid_idx on contacts (project_id, whatsapp_lid) where deleted_at is null`,
+  ],
+};

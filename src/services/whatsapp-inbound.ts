@@ -1,0 +1,349 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { sql, type Kysely, type Transaction } from "kysely";
+import {
+  isForward,
+  statusFromAck,
+  channelStatusFromSession,
+  type IncomingMessage,
+  type MessageStatus,
+} from "../domain/whatsapp-events.ts";
+import {
+  parseWahaEvent,
+  type WahaEnvelope,
+} from "../integrations/messaging/waha/waha-event-parser.ts";
+import type { DB } from "../platform/db/schema.ts";
+import { AppError, notFound } from "../platform/errors.ts";
+import { uuidv7 } from "../platform/ids.ts";
+import type { ChannelRow, Channels } from "./channels.ts";
+import type { Conversations } from "./conversations.ts";
+import { messageSnapshot, type MessageRow } from "./messages.ts";
+import type { UnitOfWork, UnitOfWorkContext } from "./unit-of-work.ts";
+import { resolveWhatsAppContact } from "./whatsapp-contacts.ts";
+
+export type EnqueueInbound = (trx: Transaction<DB>, inboundEventId: string) => Promise<void>;
+
+const invalid = (message: string) => new AppError("INVALID_EVENT", "validation", message);
+
+/**
+ * WAHA webhooks in: verified, stored durably, answered, then processed by a job.
+ * Processing is idempotent: the same event id is stored once, the same WhatsApp
+ * message id (from `message` and `message.any`, or a sender retry) is recorded once.
+ */
+export class WhatsAppInbound {
+  constructor(
+    private readonly deps: {
+      db: Kysely<DB>;
+      uow: UnitOfWork;
+      channels: Channels;
+      conversations: Conversations;
+      enqueue: EnqueueInbound;
+      defaultTimeoutMinutes: (projectId: string, trx: Transaction<DB>) => Promise<number>;
+    },
+  ) {}
+
+  /** Verifies and stores one event; answers only after it is durably stored. */
+  async accept(
+    inboundId: string,
+    raw: Buffer,
+    signature: string | undefined,
+  ): Promise<{ duplicate: boolean }> {
+    const channel = await this.deps.channels.byInboundId(inboundId);
+    if (!channel) throw notFound("channel");
+    verifySignature(this.deps.channels.inboundSecretOf(channel), raw, signature);
+    let envelope: WahaEnvelope;
+    try {
+      envelope = JSON.parse(raw.toString("utf8")) as WahaEnvelope;
+    } catch {
+      throw new AppError("MALFORMED_JSON", "validation", "The body is not valid JSON");
+    }
+    if (!envelope || typeof envelope !== "object") throw invalid("The event must be a JSON object");
+    if (typeof envelope.event !== "string" || !envelope.event) throw invalid("`event` is required");
+    if (!envelope.payload || typeof envelope.payload !== "object")
+      throw invalid("`payload` must be an object");
+    const externalId =
+      typeof envelope.id === "string" && envelope.id
+        ? envelope.id
+        : `${envelope.event}:${String((envelope.payload as { id?: unknown }).id ?? "")}:${String(envelope.timestamp)}`;
+    return this.deps.uow.run(async ({ trx }) => {
+      const id = uuidv7();
+      const inserted = await trx
+        .insertInto("inbound_events")
+        .values({
+          id,
+          project_id: channel.project_id,
+          channel_id: channel.id,
+          external_id: externalId,
+          event_type: envelope.event,
+          payload: JSON.stringify(envelope),
+        })
+        .onConflict((oc) => oc.columns(["channel_id", "external_id"]).doNothing())
+        .returning("id")
+        .executeTakeFirst();
+      if (!inserted) return { duplicate: true };
+      await this.deps.enqueue(trx, id);
+      return { duplicate: false };
+    });
+  }
+
+  /** The durable job: applies one stored event. */
+  async process(inboundEventId: string): Promise<string> {
+    return this.deps.uow.run(async (context) => {
+      const { trx } = context;
+      const stored = await trx
+        .selectFrom("inbound_events")
+        .selectAll()
+        .where("id", "=", inboundEventId)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!stored || stored.status !== "pending") return "already processed";
+      const channel = await trx
+        .selectFrom("channels")
+        .selectAll()
+        .where("id", "=", stored.channel_id)
+        .executeTakeFirst();
+      const result = channel
+        ? await this.apply(context, channel, stored.payload as WahaEnvelope)
+        : "ignored: channel deleted";
+      await trx
+        .updateTable("inbound_events")
+        .set({
+          status: result.startsWith("ignored") ? "ignored" : "processed",
+          result,
+          processed_at: new Date(),
+        })
+        .where("id", "=", inboundEventId)
+        .execute();
+      return result;
+    });
+  }
+
+  private async apply(
+    context: UnitOfWorkContext,
+    channel: ChannelRow,
+    envelope: WahaEnvelope,
+  ): Promise<string> {
+    const event = parseWahaEvent(envelope);
+    switch (event.kind) {
+      case "message":
+        return this.recordMessage(context, channel, event.message);
+      case "ack":
+        return this.applyAck(context, channel, event.externalId, event.ack, event.timestamp);
+      case "reaction":
+        return this.updateMessage(context, channel, event.targetExternalId, "reaction", (row) => {
+          const current = (Array.isArray(row.reactions) ? row.reactions : []) as { by?: string }[];
+          const others = current.filter((r) => r.by !== event.by);
+          const reactions = event.emoji
+            ? [...others, { emoji: event.emoji, by: event.by, at: event.timestamp.toISOString() }]
+            : others;
+          return { reactions: JSON.stringify(reactions) };
+        });
+      case "edited":
+        return this.updateMessage(context, channel, event.targetExternalId, "edited", () => ({
+          text: event.text,
+          edited_at: event.timestamp,
+        }));
+      case "revoked":
+        return this.updateMessage(context, channel, event.targetExternalId, "revoked", () => ({
+          revoked_at: event.timestamp,
+        }));
+      case "session_status":
+        await this.deps.channels.setStatus(
+          channel,
+          channelStatusFromSession(event.status),
+          context,
+        );
+        return `channel ${channelStatusFromSession(event.status)}`;
+      case "ignored":
+        return `ignored: ${event.reason}`;
+    }
+  }
+
+  private async recordMessage(
+    context: UnitOfWorkContext,
+    channel: ChannelRow,
+    message: IncomingMessage,
+  ): Promise<string> {
+    const { trx, emit } = context;
+    if (message.group && !channel.allow_groups)
+      return "ignored: group messages are not enabled on this channel";
+    if (!message.counterpart.wid && !message.counterpart.lid && !message.counterpart.phone) {
+      return "ignored: message without a counterpart";
+    }
+    const duplicate = await trx
+      .selectFrom("messages")
+      .select("id")
+      .where("channel_id", "=", channel.id)
+      .where("external_id", "=", message.externalId)
+      .executeTakeFirst();
+    if (duplicate) return "ignored: duplicate message";
+
+    const { contactId } = await resolveWhatsAppContact(
+      context,
+      channel.project_id,
+      message.counterpart,
+      message.timestamp,
+    );
+    const timeoutMinutes =
+      channel.session_timeout_minutes ??
+      (await this.deps.defaultTimeoutMinutes(channel.project_id, trx));
+    const direction = message.fromMe ? "outbound" : "inbound";
+    const sessionId = await this.deps.conversations.recordActivity(context, {
+      projectId: channel.project_id,
+      contactId,
+      channelId: channel.id,
+      at: message.timestamp,
+      direction,
+      timeoutMinutes,
+    });
+    const replyTo = message.replyToExternalId
+      ? await trx
+          .selectFrom("messages")
+          .select("id")
+          .where("channel_id", "=", channel.id)
+          .where("external_id", "=", message.replyToExternalId)
+          .executeTakeFirst()
+      : undefined;
+    const status: MessageStatus = message.fromMe
+      ? (statusFromAck(message.ack ?? 1) ?? "sent")
+      : "delivered";
+    const row = await trx
+      .insertInto("messages")
+      .values({
+        id: uuidv7(),
+        project_id: channel.project_id,
+        channel_id: channel.id,
+        contact_id: contactId,
+        session_id: sessionId,
+        direction,
+        type: message.type,
+        text: message.text,
+        media: message.media ? JSON.stringify(message.media) : null,
+        location: message.location ? JSON.stringify(message.location) : null,
+        vcard: message.vcard,
+        reply_to_id: replyTo?.id ?? null,
+        reply_to_external_id: message.replyToExternalId,
+        group_info: message.group ? JSON.stringify(message.group) : null,
+        status: status === "failed" ? "sent" : status,
+        external_id: message.externalId,
+        sent_at: message.timestamp,
+        delivered_at: direction === "inbound" ? message.timestamp : null,
+        attribution: message.attribution ? JSON.stringify(message.attribution) : null,
+        updated_at: new Date(),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    emit(direction === "inbound" ? "message.received" : "message.sent", {
+      projectId: channel.project_id,
+      aggregateId: row.id,
+      data: { message: messageSnapshot(row), contactId },
+    });
+    // Acks that overtook this message are applied now, in order.
+    const early = await trx
+      .deleteFrom("pending_acks")
+      .where("channel_id", "=", channel.id)
+      .where("external_id", "=", message.externalId)
+      .returningAll()
+      .execute();
+    for (const ack of early.sort((a, b) => a.ack - b.ack)) {
+      await this.applyAck(context, channel, message.externalId, ack.ack, ack.acked_at);
+    }
+    return `${direction} ${message.type} recorded`;
+  }
+
+  private async applyAck(
+    context: UnitOfWorkContext,
+    channel: ChannelRow,
+    externalId: string,
+    ack: number,
+    at: Date,
+  ) {
+    const next = statusFromAck(ack);
+    if (!next) return `ignored: ack ${ack}`;
+    const { trx, emit } = context;
+    const row = await trx
+      .selectFrom("messages")
+      .selectAll()
+      .where("channel_id", "=", channel.id)
+      .where("external_id", "=", externalId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!row) {
+      await trx
+        .insertInto("pending_acks")
+        .values({ channel_id: channel.id, external_id: externalId, ack, acked_at: at })
+        .onConflict((oc) => oc.columns(["channel_id", "external_id", "ack"]).doNothing())
+        .execute();
+      return "ack kept until its message arrives";
+    }
+    const current = row.status as MessageStatus;
+    if (!isForward(current, next)) return `ignored: ${current} does not move back to ${next}`;
+    await trx
+      .updateTable("messages")
+      .set({
+        status: next,
+        updated_at: new Date(),
+        ...(next === "failed" ? { failure_reason: "WhatsApp reported an error (ack -1)" } : {}),
+        ...(next === "sent" ? { sent_at: sql`coalesce(sent_at, ${at})` } : {}),
+        ...(["delivered", "read", "played"].includes(next)
+          ? { delivered_at: sql`coalesce(delivered_at, ${at})` }
+          : {}),
+        ...(["read", "played"].includes(next) ? { read_at: sql`coalesce(read_at, ${at})` } : {}),
+        ...(next === "played" ? { played_at: at } : {}),
+      } as never)
+      .where("id", "=", row.id)
+      .execute();
+    emit("message.status_changed", {
+      projectId: row.project_id,
+      aggregateId: row.id,
+      data: {
+        messageId: row.id,
+        contactId: row.contact_id,
+        from: current,
+        to: next,
+        failureReason: next === "failed" ? "WhatsApp reported an error (ack -1)" : null,
+      },
+    });
+    return `status ${current} -> ${next}`;
+  }
+
+  private async updateMessage(
+    { trx, emit }: UnitOfWorkContext,
+    channel: ChannelRow,
+    externalId: string,
+    change: "reaction" | "edited" | "revoked",
+    patch: (row: MessageRow) => Record<string, unknown>,
+  ): Promise<string> {
+    const row = await trx
+      .selectFrom("messages")
+      .selectAll()
+      .where("channel_id", "=", channel.id)
+      .where("external_id", "=", externalId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!row) return `ignored: ${change} for an unknown message`;
+    await trx
+      .updateTable("messages")
+      .set({ ...patch(row), updated_at: new Date() } as never)
+      .where("id", "=", row.id)
+      .execute();
+    emit("message.updated", {
+      projectId: row.project_id,
+      aggregateId: row.id,
+      data: { messageId: row.id, contactId: row.contact_id, change },
+    });
+    return `message ${change}`;
+  }
+}
+
+/** HMAC-SHA512 of the raw body, hex, compared in constant time. */
+export function verifySignature(secret: string, raw: Buffer, signature: string | undefined): void {
+  if (!signature)
+    throw new AppError("SIGNATURE_MISSING", "unauthorized", "X-Webhook-Hmac is required");
+  const expected = createHmac("sha512", secret).update(raw).digest();
+  const given = /^[0-9a-f]+$/i.test(signature.trim())
+    ? Buffer.from(signature.trim(), "hex")
+    : Buffer.alloc(0);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new AppError("SIGNATURE_INVALID", "unauthorized", "The webhook signature does not match");
+  }
+}
