@@ -15,6 +15,9 @@ export interface Metrics {
   outboxPublishFailures: Counter;
   eventConsumerTotal: Counter<"consumer" | "outcome">;
   circuitBreakerState: Gauge<"integration">;
+  integrationRequests: Counter<"integration" | "operation" | "outcome">;
+  integrationRequestDuration: Histogram<"integration" | "operation">;
+  integrationRetries: Counter<"integration" | "operation">;
 }
 
 export interface MetricCollectors {
@@ -82,6 +85,25 @@ export function createMetrics(collectors: MetricCollectors = {}): Metrics {
       name: "ventros_circuit_breaker_state",
       help: "Circuit breaker state per integration: 0 closed, 1 half-open, 2 open",
       labelNames: ["integration"],
+      registers: [registry],
+    }),
+    integrationRequests: new Counter({
+      name: "ventros_integration_requests_total",
+      help: "Outbound attempts by integration, operation and outcome (success, error, timeout, cancelled, rejected_open, rejected_bulkhead, rate_limited)",
+      labelNames: ["integration", "operation", "outcome"],
+      registers: [registry],
+    }),
+    integrationRequestDuration: new Histogram({
+      name: "ventros_integration_request_duration_seconds",
+      help: "Outbound attempts that reached the provider, by integration and operation",
+      labelNames: ["integration", "operation"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    integrationRetries: new Counter({
+      name: "ventros_integration_retries_total",
+      help: "Retries scheduled by integration policies, by integration and operation",
+      labelNames: ["integration", "operation"],
       registers: [registry],
     }),
   };
