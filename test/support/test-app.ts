@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { inject } from "vitest";
@@ -52,7 +53,14 @@ export async function createTestApp(
 ): Promise<TestApp> {
   let databaseUrl: string | undefined;
   let dropDatabase = async () => {};
-  const base = { NODE_ENV: "test", LOG_LEVEL: "silent", JOBS_POLL_INTERVAL_SECONDS: "0.5", ...env };
+  const base = {
+    NODE_ENV: "test",
+    LOG_LEVEL: "silent",
+    JOBS_POLL_INTERVAL_SECONDS: "0.5",
+    // Never write a key file into the working tree from a test.
+    ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    ...env,
+  };
   let config: Config;
   let app: App;
   const lines: string[] = [];
