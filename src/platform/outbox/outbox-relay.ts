@@ -93,7 +93,8 @@ export class OutboxRelay {
         "next_attempt_at",
       ])
       .where("published_at", "is", null)
-      .orderBy("seq")
+      // Qualified: a bare "seq" would sort by the text alias above ("10" < "9").
+      .orderBy("outbox_events.seq")
       .limit(batchSize)
       .execute()) as Row[];
     if (rows.length === 0) return 0;
