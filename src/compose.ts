@@ -252,6 +252,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     idempotency,
     history,
     outboxRetentionHours: config.OUTBOX_RETENTION_HOURS,
+    db,
   });
   jobs.register(jobDefinitions.all);
 

@@ -5,6 +5,9 @@ import type { EventHistory } from "../services/event-history.ts";
 import type { IdempotencyStore } from "../services/idempotency.ts";
 import { pruneIdempotencyKeysJob } from "./prune-idempotency-keys.ts";
 import { pruneOutboxJob } from "./prune-outbox.ts";
+import { analyzeDatabaseJob } from "./analyze-database.ts";
+import type { Kysely } from "kysely";
+import type { DB } from "../platform/db/schema.ts";
 
 export interface JobDependencies {
   jobs: () => JobQueue;
@@ -12,6 +15,7 @@ export interface JobDependencies {
   idempotency: IdempotencyStore;
   history: EventHistory;
   outboxRetentionHours: number;
+  db: Kysely<DB>;
 }
 
 /** Every durable job type of the service; compose registers them on the queue. */
@@ -27,11 +31,14 @@ export function buildJobs(deps: JobDependencies) {
     jobs: deps.jobs,
     logger: deps.logger,
   });
+  const analyzeDatabase = analyzeDatabaseJob({ db: deps.db, jobs: deps.jobs });
+  const recurring = [pruneIdempotencyKeys, pruneOutbox, analyzeDatabase] as JobDefinition[];
   return {
     pruneIdempotencyKeys,
     pruneOutbox,
+    analyzeDatabase,
     /** Recurring jobs: each start makes sure one run is scheduled. */
-    recurring: [pruneIdempotencyKeys, pruneOutbox] as JobDefinition[],
-    all: [pruneIdempotencyKeys, pruneOutbox] as JobDefinition[],
+    recurring,
+    all: recurring,
   };
 }
