@@ -237,8 +237,9 @@ describe("*_FILE secrets", () => {
   });
 
   it.each(SECRET_KEYS.filter((k) => k !== "ADMIN_TOKEN"))("reads %s from its _FILE", (key) => {
-    const path = tempFile(`${key}.txt`, `${DB_URL}\n`);
-    expect(loadConfig({ [`${key}_FILE`]: path })[key]).toBe(DB_URL);
+    const value = key === "ENCRYPTION_KEY" ? Buffer.alloc(32, 7).toString("base64") : DB_URL;
+    const path = tempFile(`${key}.txt`, `${value}\n`);
+    expect(loadConfig({ [`${key}_FILE`]: path })[key]).toBe(value);
   });
 
   it("uses NAME when NAME_FILE is empty", () => {
@@ -324,7 +325,11 @@ describe("*_FILE secrets", () => {
 
 describe("redactConfig", () => {
   /** A distinct secret per secret setting, long enough for every minimum length. */
-  const secretFor = (key: string) => `${key.toLowerCase()}-s3cret-value://user:pw@host`;
+  // Each secret in a shape its schema accepts (ENCRYPTION_KEY is base64 of 32 bytes).
+  const secretFor = (key: string) =>
+    key === "ENCRYPTION_KEY"
+      ? Buffer.from("s3cret-value-".padEnd(32, "k")).toString("base64")
+      : `${key.toLowerCase()}-s3cret-value://user:pw@host`;
   const withSecrets = (): Config =>
     loadConfig({ ...Object.fromEntries(SECRET_KEYS.map((k) => [k, secretFor(k)])), PORT: "3000" });
 

@@ -47,7 +47,7 @@ export interface HttpResponse {
   json<T = unknown>(): T;
 }
 
-export const DEFAULTS = {
+export const HTTP_CLIENT_DEFAULTS = {
   connectTimeoutMs: 5_000,
   headersTimeoutMs: 30_000,
   bodyTimeoutMs: 30_000,
@@ -80,7 +80,7 @@ export class HttpClient {
   private readonly options: Required<Omit<HttpClientOptions, "guard">>;
 
   constructor(options: HttpClientOptions) {
-    this.options = { ...DEFAULTS, redirects: "error", ...options };
+    this.options = { ...HTTP_CLIENT_DEFAULTS, redirects: "error", ...options };
     this.guard = new SsrfGuard({ ...options.guard, provider: options.provider });
     this.agent = new Agent({
       connect: guardedConnector(this.guard, { connectTimeoutMs: this.options.connectTimeoutMs }),

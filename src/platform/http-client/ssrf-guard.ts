@@ -47,7 +47,8 @@ export class SsrfGuard {
     try {
       url = new URL(input);
     } catch {
-      throw this.refuse("is not a valid URL", String(input));
+      // Not echoed: an unparsable URL may still hold credentials.
+      throw this.refuse("is not a valid URL", "the target");
     }
     // The WHATWG parser already turned 2130706433, 0177.0.0.1 and 0x7f.1 into 127.0.0.1.
     if (url.protocol !== "http:" && url.protocol !== "https:")

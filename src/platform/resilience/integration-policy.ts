@@ -1,17 +1,13 @@
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
-  CircuitState,
-  SamplingBreaker,
   TaskCancelledError,
   TimeoutStrategy,
   bulkhead,
-  circuitBreaker,
   handleWhen,
   retry,
   timeout,
   type BulkheadPolicy,
-  type CircuitBreakerPolicy,
   type RetryPolicy,
   type TimeoutPolicy,
 } from "cockatiel";
@@ -29,6 +25,7 @@ import { IntegrationStats, type CallOutcome } from "./integration-stats.ts";
 import { policyRejection, outcomeOf, policyTimeout } from "./policy-errors.ts";
 import type { PolicySettings } from "./policy-settings.ts";
 import { RetryBackoff } from "./retry-backoff.ts";
+import { createSamplingCircuitBreaker } from "./sampling-circuit-breaker.ts";
 import { TokenBucket, TokenBucketEmptyError } from "./token-bucket.ts";
 
 export interface IntegrationPolicyConfig extends PolicySettings {
@@ -80,13 +77,6 @@ export interface IntegrationPolicy {
   snapshot(): IntegrationSnapshot;
 }
 
-const STATE: Record<CircuitState, { name: BreakerStateName; gauge: number }> = {
-  [CircuitState.Closed]: { name: "closed", gauge: 0 },
-  [CircuitState.HalfOpen]: { name: "half_open", gauge: 1 },
-  [CircuitState.Open]: { name: "open", gauge: 2 },
-  [CircuitState.Isolated]: { name: "isolated", gauge: 2 },
-};
-
 /** True when the policy's metrics are the ones registered in the app's registry. */
 export const integrationMetricsRegistered = (metrics: Metrics | undefined): boolean =>
   metrics !== undefined &&
@@ -125,36 +115,9 @@ export function createIntegrationPolicy(
     ? bulkhead(settings.bulkhead.maxConcurrent, settings.bulkhead.maxQueue)
     : undefined;
 
-  let openedAt = 0;
-  const breaker: CircuitBreakerPolicy | undefined = settings.breaker
-    ? circuitBreaker(
-        handleWhen(
-          (error) =>
-            error instanceof IntegrationError &&
-            error.rejectedBy === undefined &&
-            error.code !== "INTEGRATION_CANCELLED" &&
-            error.classification !== "permanent",
-        ),
-        {
-          halfOpenAfter: settings.breaker.halfOpenAfterMs,
-          breaker: new SamplingBreaker({
-            threshold: settings.breaker.failureRatio,
-            duration: settings.breaker.windowMs,
-            // Cockatiel counts a minimum rate, not a minimum count: total >= window x rps.
-            // Half a request less keeps float rounding from demanding one call too many.
-            minimumRps: ((settings.breaker.minRequests - 0.5) * 1000) / settings.breaker.windowMs,
-          }),
-        },
-      )
+  const breaker = settings.breaker
+    ? createSamplingCircuitBreaker(integration, settings.breaker, { logger, metrics })
     : undefined;
-  const gauge = metrics?.circuitBreakerState.labels({ integration });
-  if (breaker) gauge?.set(0);
-  breaker?.onStateChange((state) => {
-    if (state === CircuitState.Open) openedAt = Date.now();
-    gauge?.set(STATE[state].gauge);
-    const level = state === CircuitState.Closed ? "info" : "warn";
-    logger?.[level]({ integration, state: STATE[state].name }, "circuit breaker state changed");
-  });
 
   const retrySettings = settings.retry;
   const retrying: RetryPolicy | undefined = retrySettings
@@ -225,7 +188,7 @@ export function createIntegrationPolicy(
           isolation ? isolation.execute(({ signal: s }) => call(s), inner) : call(inner);
         try {
           const value = await (breaker
-            ? breaker.execute(({ signal: s }) => isolated(s), signal)
+            ? breaker.policy.execute(({ signal: s }) => isolated(s), signal)
             : isolated(signal));
           record(operation, "success", performance.now() - startedAt!);
           return value;
@@ -248,16 +211,8 @@ export function createIntegrationPolicy(
         return attemptOnce(s, attempt + 1);
       }, signal);
     },
-    breakerState: () => (breaker ? STATE[breaker.state].name : "disabled"),
-    isRejecting() {
-      if (!breaker || !settings.breaker) return false;
-      if (breaker.state === CircuitState.HalfOpen || breaker.state === CircuitState.Isolated)
-        return true;
-      return (
-        breaker.state === CircuitState.Open &&
-        Date.now() - openedAt < settings.breaker.halfOpenAfterMs
-      );
-    },
+    breakerState: () => breaker?.state() ?? "disabled",
+    isRejecting: () => breaker?.isRejecting() ?? false,
     snapshot: () => ({
       integration,
       settings,
