@@ -38,6 +38,7 @@ import { policySettingsFromConfig } from "./platform/resilience/policy-settings.
 import { Channels } from "./services/channels.ts";
 import { Conversations } from "./services/conversations.ts";
 import { Messages } from "./services/messages.ts";
+import { MediaDownloads } from "./services/media-downloads.ts";
 import { OutboundMessages } from "./services/outbound-messages.ts";
 import { outboundUrlGuard } from "./services/outbound-url-guard.ts";
 import { WhatsAppInbound } from "./services/whatsapp-inbound.ts";
@@ -154,6 +155,22 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     publicBaseUrl: config.PUBLIC_BASE_URL,
   });
   const messages = new Messages(db);
+  const media = new MediaDownloads({
+    db,
+    channels,
+    wahaHttp,
+    wahaPolicyFor,
+    mediaHttp: new HttpClient({ provider: "media", ...httpClientSettingsFromConfig(config) }),
+    mediaPolicy: createIntegrationPolicy(
+      { integration: "media", ...policySettingsFromConfig(config, "MEDIA") },
+      {
+        logger,
+        metrics,
+        registry: integrations,
+        declared: { inputValidation: true, tests: { unit: true, integration: true, e2e: true } },
+      },
+    ),
+  });
   const lateJobs = { jobs: undefined as JobQueue | undefined };
   const jobsOf = () => {
     if (!lateJobs.jobs) throw new Error("job queue used before composition finished");
@@ -178,6 +195,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     channels,
     conversations,
     gateway,
+    mediaGuard: outboundUrlGuard(wahaHttp.guard),
     defaultTimeoutMinutes,
     pacing: {
       minGapMs: config.WAHA_MIN_SEND_GAP_MS,
@@ -280,7 +298,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     timeline,
     stream: { bus, history, heartbeatMs: config.EVENT_STREAM_HEARTBEAT_MS },
     readiness,
-    whatsapp: { channels, conversations, messages, outbound, inbound },
+    whatsapp: { channels, conversations, messages, outbound, inbound, media },
     integrations,
   });
 

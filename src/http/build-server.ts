@@ -14,6 +14,7 @@ import type { Conversations } from "../services/conversations.ts";
 import type { Messages } from "../services/messages.ts";
 import type { OutboundMessages } from "../services/outbound-messages.ts";
 import type { WhatsAppInbound } from "../services/whatsapp-inbound.ts";
+import type { MediaDownloads } from "../services/media-downloads.ts";
 import { channelRoutes } from "./routes/channel-routes.ts";
 import { conversationRoutes } from "./routes/conversation-routes.ts";
 import { inboundRoutes } from "./routes/inbound-routes.ts";
@@ -52,6 +53,7 @@ export interface HttpDependencies {
     messages: Messages;
     outbound: OutboundMessages;
     inbound: WhatsAppInbound;
+    media: MediaDownloads;
   };
 }
 

@@ -7,7 +7,7 @@ import type { Channels } from "./channels.ts";
 import type { Conversations } from "./conversations.ts";
 import { messageSnapshot, toMessage, type Message, type MessageRow } from "./messages.ts";
 import type { UnitOfWork, UnitOfWorkContext } from "./unit-of-work.ts";
-import type { OutgoingMessage, WhatsAppGateway } from "./whatsapp-gateway.ts";
+import type { OutboundUrlGuard, OutgoingMessage, WhatsAppGateway } from "./whatsapp-gateway.ts";
 
 export interface SendInput {
   contactId: string;
@@ -56,6 +56,8 @@ export class OutboundMessages {
       channels: Channels;
       conversations: Conversations;
       gateway: WhatsAppGateway;
+      /** Media URLs are fetched by WAHA on our behalf: they must pass the same SSRF rules. */
+      mediaGuard: OutboundUrlGuard;
       enqueue: EnqueueSend;
       pacing: Pacing;
       defaultTimeoutMinutes: (projectId: string, trx: Transaction<DB>) => Promise<number>;
@@ -64,6 +66,7 @@ export class OutboundMessages {
 
   async queue(projectId: string, input: SendInput): Promise<Message> {
     validateContent(input);
+    if (input.media?.url) await this.deps.mediaGuard.assertAllowed(input.media.url);
     const { db } = this.deps;
     const contact = await db
       .selectFrom("contacts")

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Conversations } from "../../services/conversations.ts";
+import type { MediaDownloads } from "../../services/media-downloads.ts";
 import type { Messages } from "../../services/messages.ts";
 import type { OutboundMessages } from "../../services/outbound-messages.ts";
 import { principalOf } from "../auth.ts";
@@ -17,7 +18,12 @@ import {
 
 export function conversationRoutes(
   server: FastifyInstance,
-  deps: { conversations: Conversations; messages: Messages; outbound: OutboundMessages },
+  deps: {
+    conversations: Conversations;
+    messages: Messages;
+    outbound: OutboundMessages;
+    media: MediaDownloads;
+  },
 ) {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -88,6 +94,26 @@ export function conversationRoutes(
     },
     handler: async (request) =>
       deps.messages.get(principalOf(request).projectId, request.params.id),
+  });
+
+  app.get("/v1/messages/:id/media", {
+    config: apiKey("readonly"),
+    schema: {
+      tags: ["messages"],
+      summary: "The message's media bytes, fetched from WhatsApp (WAHA) on demand",
+      params: IdParams,
+      response: errorResponses(404, 502, 504),
+    },
+    handler: async (request, reply) => {
+      const media = await deps.media.fetch(principalOf(request).projectId, request.params.id);
+      reply.type(media.mimetype);
+      if (media.filename)
+        reply.header(
+          "content-disposition",
+          `inline; filename="${media.filename.replace(/["\\\r\n]/g, "_")}"`,
+        );
+      return reply.send(media.body);
+    },
   });
 
   app.post("/v1/messages", {
