@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { Connection } from "rabbitmq-client";
 import type { TestProject } from "vitest/node";
 import { migrate } from "../../src/platform/db/migrate.ts";
 import { openPgliteDatabase } from "../../src/platform/db/pglite-database.ts";
@@ -33,6 +34,7 @@ async function prepare(database: Database) {
  */
 export default async function setup(project: TestProject) {
   const backend = project.config.env?.["VENTROS_TEST_DB"] as TestBackend | undefined;
+  if (project.name === "rabbitmq") await assertBrokerReachable(process.env["AMQP_URL"]);
   const runId = `${process.pid}_${Date.now().toString(36)}`;
   project.provide("runId", runId);
   if (backend === "postgres") return setupPostgres(project, runId);
@@ -45,6 +47,36 @@ export default async function setup(project: TestProject) {
   await database.close();
   project.provide("pgliteTemplatePath", path);
   return () => rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The rabbitmq project exists only when AMQP_URL is set; a broker that is configured but
+ * unreachable fails the run here instead of letting suites skip or time out one by one.
+ */
+async function assertBrokerReachable(url: string | undefined) {
+  if (!url) throw new Error("the rabbitmq test project needs AMQP_URL");
+  const connection = new Connection({
+    url,
+    connectionName: "ventros-test-setup",
+    connectionTimeout: 5_000,
+    retryLow: 100,
+    retryHigh: 500,
+  });
+  // Errors are reported through onConnect below; an unhandled "error" event would crash.
+  connection.on("error", () => undefined);
+  try {
+    // disableAutoClose: rabbitmq-client's own close-on-timeout leaves close() pending forever.
+    await connection.onConnect(5_000, true);
+  } catch (error) {
+    // Still connecting: close() stops the retries at once.
+    await connection.close().catch(() => undefined);
+    const where = new URL(url);
+    throw new Error(
+      `AMQP_URL is set but RabbitMQ is unreachable at ${where.hostname}:${where.port || 5672}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  await connection.close();
 }
 
 async function setupPostgres(project: TestProject, runId: string) {

@@ -48,6 +48,8 @@ export class RabbitMqBus implements EventBus {
   private connection: Connection | undefined;
   private publisher: Publisher | undefined;
   private readonly consumers: Consumer[] = [];
+  /** Resolves once every consumer's queues and bindings have been declared. */
+  private topology: Promise<unknown> = Promise.resolve();
   readonly breaker: CircuitBreakerPolicy;
 
   constructor(
@@ -99,13 +101,27 @@ export class RabbitMqBus implements EventBus {
       onReturn: (message) =>
         logger.warn({ routingKey: message.routingKey }, "event had no queue bound; returned"),
     });
-    for (const consumer of this.eventConsumers)
-      this.consumers.push(this.createConsumer(connection, consumer, exchanges));
-    this.consumers.push(this.createLiveConsumer(connection, exchanges));
-    await connection.onConnect(this.options.publishTimeoutMs * 2).catch((error: unknown) => {
-      // Starting without the broker is allowed: the outbox keeps events until it is back.
-      logger.warn({ err: error }, "rabbitmq not reachable at start; will keep retrying");
-    });
+    const declared: Promise<void>[] = [];
+    for (const consumer of this.eventConsumers) {
+      const { created, ready } = this.createConsumer(connection, consumer, exchanges);
+      this.consumers.push(created);
+      declared.push(ready);
+    }
+    const live = this.createLiveConsumer(connection, exchanges);
+    this.consumers.push(live);
+    declared.push(new Promise((resolve) => live.once("ready", resolve)));
+    // Nothing is published before the consumers' queues are bound: a message published
+    // to the exchange earlier would be unroutable for them, and lost.
+    this.topology = Promise.all(declared);
+    const timeoutMs = this.options.publishTimeoutMs * 2;
+    // disableAutoClose: on timeout keep reconnecting instead of closing the connection.
+    await connection
+      .onConnect(timeoutMs, true)
+      .then(() => withTimeout(this.topology, timeoutMs, "topology not declared"))
+      .catch((error: unknown) => {
+        // Starting without the broker is allowed: the outbox keeps events until it is back.
+        logger.warn({ err: error }, "rabbitmq not reachable at start; will keep retrying");
+      });
   }
 
   async publish(events: DomainEvent[]): Promise<boolean[]> {
@@ -115,18 +131,20 @@ export class RabbitMqBus implements EventBus {
       events.map((event) =>
         this.breaker.execute(() =>
           withTimeout(
-            publisher.send(
-              {
-                exchange: this.exchange,
-                routingKey: event.type,
-                mandatory: true,
-                durable: true,
-                messageId: event.id,
-                contentType: "application/json",
-                timestamp: Math.floor(Date.parse(event.occurredAt) / 1000),
-                type: event.type,
-              },
-              event,
+            this.topology.then(() =>
+              publisher.send(
+                {
+                  exchange: this.exchange,
+                  routingKey: event.type,
+                  mandatory: true,
+                  durable: true,
+                  messageId: event.id,
+                  contentType: "application/json",
+                  timestamp: Math.floor(Date.parse(event.occurredAt) / 1000),
+                  type: event.type,
+                },
+                event,
+              ),
             ),
             this.options.publishTimeoutMs,
           ),
@@ -150,10 +168,16 @@ export class RabbitMqBus implements EventBus {
     await this.connection?.close().catch(() => undefined);
   }
 
-  /** Removes everything this prefix declared (tests and benchmarks clean up with it). */
+  /**
+   * Removes everything this prefix declared (tests and benchmarks clean up with it); call
+   * it before stop(). Consuming and publishing end first: a consumer whose queue is
+   * deleted under it reconnects and declares its queue, exchanges and bindings again.
+   */
   async deleteTopology(): Promise<void> {
     const connection = this.connection;
     if (!connection) return;
+    await Promise.allSettled(this.consumers.map((c) => c.close()));
+    await this.publisher?.close().catch(() => undefined);
     for (const consumer of this.eventConsumers) {
       const queue = this.queueOf(consumer.name);
       for (const q of [queue, `${queue}.retry`, `${queue}.dlq`])
@@ -248,17 +272,20 @@ export class RabbitMqBus implements EventBus {
         routingKey: queue,
       });
     };
+    let declared: () => void;
+    const ready = new Promise<void>((resolve) => (declared = resolve));
     created.on(
       "ready",
       () =>
-        void declareSide().catch((error) =>
-          logger.warn({ err: error }, "declare retry/dlq failed"),
+        void declareSide().then(
+          () => declared(),
+          (error) => logger.warn({ err: error }, "declare retry/dlq failed"),
         ),
     );
     created.on("error", (error) =>
       logger.warn({ err: error, consumer: consumer.name }, "rabbitmq consumer error"),
     );
-    return created;
+    return { created, ready };
   }
 
   /** Every instance gets every event on its own exclusive queue, for live streams. */
@@ -302,12 +329,16 @@ function parse(body: unknown): DomainEvent | undefined {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what = "publish not confirmed",
+): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([
     promise,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`publish not confirmed within ${ms} ms`)), ms);
+      timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
 }
