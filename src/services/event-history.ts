@@ -1,7 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import type { DomainEvent } from "../domain/events/domain-event.ts";
 import type { DB } from "../platform/db/schema.ts";
-import { toEvent } from "../platform/outbox/outbox-relay.ts";
+import { EVENT_COLUMNS, toEvent } from "../platform/outbox/outbox-relay.ts";
 
 /**
  * Reads a project's committed events back from the outbox, in commit order, for stream
@@ -28,17 +28,7 @@ export class EventHistory {
   ): Promise<{ seq: string; event: DomainEvent }[]> {
     const rows = await this.db
       .selectFrom("outbox_events")
-      .select([
-        sql<string>`seq::text`.as("seq"),
-        "id",
-        "project_id",
-        "type",
-        "version",
-        "aggregate_type",
-        "aggregate_id",
-        "data",
-        "occurred_at",
-      ])
+      .select(EVENT_COLUMNS)
       .where("project_id", "=", projectId)
       .where("seq", ">", seq)
       // Qualified: a bare "seq" would sort by the text alias above ("10" < "9").

@@ -79,19 +79,7 @@ export class OutboxRelay {
     const { db, batchSize } = this.options;
     const rows = (await db
       .selectFrom("outbox_events")
-      .select([
-        sql<string>`seq::text`.as("seq"),
-        "id",
-        "project_id",
-        "type",
-        "version",
-        "aggregate_type",
-        "aggregate_id",
-        "data",
-        "occurred_at",
-        "attempts",
-        "next_attempt_at",
-      ])
+      .select([...EVENT_COLUMNS, "attempts", "next_attempt_at"])
       .where("published_at", "is", null)
       // Qualified: a bare "seq" would sort by the text alias above ("10" < "9").
       .orderBy("outbox_events.seq")
@@ -224,6 +212,19 @@ export class OutboxRelay {
     }
   }
 }
+
+/** The outbox columns that make an event envelope; seq as text (it is a bigint). */
+export const EVENT_COLUMNS = [
+  sql<string>`seq::text`.as("seq"),
+  "id",
+  "project_id",
+  "type",
+  "version",
+  "aggregate_type",
+  "aggregate_id",
+  "data",
+  "occurred_at",
+] as const;
 
 export const toEvent = (row: Omit<Row, "attempts" | "next_attempt_at" | "seq">): DomainEvent => ({
   id: row.id,
