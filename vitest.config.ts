@@ -32,10 +32,24 @@ export default defineConfig({
       { extends: true, test: { name: "unit", include: ["src/**/*.test.ts"] } },
       integration("pglite", "pglite", ["test/**/*.test.ts"], REAL_BACKEND_SUITES),
       ...(postgres
-        ? [integration("postgres", "postgres", ["test/**/*.test.ts"], ["test/**/*.rabbitmq.test.ts"])]
+        ? [
+            integration(
+              "postgres",
+              "postgres",
+              ["test/**/*.test.ts"],
+              ["test/**/*.rabbitmq.test.ts"],
+            ),
+          ]
         : []),
       ...(process.env["AMQP_URL"]
-        ? [integration("rabbitmq", postgres ? "postgres" : "pglite", ["test/**/*.rabbitmq.test.ts"], [])]
+        ? [
+            integration(
+              "rabbitmq",
+              postgres ? "postgres" : "pglite",
+              ["test/**/*.rabbitmq.test.ts"],
+              [],
+            ),
+          ]
         : []),
     ],
   },
