@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config.ts";
+import { composeWhatsApp } from "./compose-whatsapp.ts";
 import { buildServer } from "./http/build-server.ts";
 import type { ReadinessCheck } from "./http/routes/operations-routes.ts";
 import { buildJobs } from "./jobs/index.ts";
@@ -22,26 +23,13 @@ import { EventHistory } from "./services/event-history.ts";
 import { IdempotencyStore } from "./services/idempotency.ts";
 import { Projects } from "./services/projects.ts";
 import { UnitOfWork } from "./services/unit-of-work.ts";
-import { join, resolve } from "node:path";
-import type { Transaction } from "kysely";
-import { whatsappJobs } from "./jobs/whatsapp-jobs.ts";
-import { WahaClient } from "./integrations/messaging/waha/waha-client.ts";
-import { SecretBox, loadEncryptionKey } from "./platform/crypto/secret-box.ts";
-import type { DB } from "./platform/db/schema.ts";
-import { HttpClient, httpClientSettingsFromConfig } from "./platform/http-client/http-client.ts";
-import {
-  createIntegrationPolicy,
-  type IntegrationPolicy,
-} from "./platform/resilience/integration-policy.ts";
+import type { WahaClient } from "./integrations/messaging/waha/waha-client.ts";
 import { IntegrationRegistry } from "./platform/resilience/integration-registry.ts";
-import { policySettingsFromConfig } from "./platform/resilience/policy-settings.ts";
-import { Channels } from "./services/channels.ts";
-import { Conversations } from "./services/conversations.ts";
-import { Messages } from "./services/messages.ts";
-import { MediaDownloads } from "./services/media-downloads.ts";
-import { OutboundMessages } from "./services/outbound-messages.ts";
-import { outboundUrlGuard } from "./services/outbound-url-guard.ts";
-import { WhatsAppInbound } from "./services/whatsapp-inbound.ts";
+import type { Channels } from "./services/channels.ts";
+import type { Conversations } from "./services/conversations.ts";
+import type { Messages } from "./services/messages.ts";
+import type { OutboundMessages } from "./services/outbound-messages.ts";
+import type { WhatsAppInbound } from "./services/whatsapp-inbound.ts";
 
 export interface ComposeOptions {
   /** Use this database instead of opening one from config (tests share templates). */
@@ -104,120 +92,6 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   const idempotency = new IdempotencyStore(db, config.IDEMPOTENCY_TTL_HOURS);
   const timeline = new ContactTimeline(db);
 
-  // WhatsApp through WAHA: sealed credentials, one resilience policy per WAHA server.
-  const box = new SecretBox(
-    loadEncryptionKey(config.ENCRYPTION_KEY, join(resolve(config.DATA_DIR), "encryption.key")).key,
-  );
-  const integrations = new IntegrationRegistry();
-  const wahaHttp = new HttpClient({ provider: "waha", ...httpClientSettingsFromConfig(config) });
-  const wahaPolicies = new Map<string, IntegrationPolicy>();
-  const wahaPolicyFor = (baseUrl: string) => {
-    const origin = new URL(baseUrl).host;
-    let policy = wahaPolicies.get(origin);
-    if (!policy) {
-      policy = createIntegrationPolicy(
-        { integration: `waha:${origin}`, ...policySettingsFromConfig(config, "WAHA") },
-        {
-          logger,
-          metrics,
-          registry: integrations,
-          declared: {
-            authentication: true,
-            signature: true,
-            inputValidation: true,
-            tests: { unit: true, integration: true, e2e: true },
-          },
-        },
-      );
-      wahaPolicies.set(origin, policy);
-    }
-    return policy;
-  };
-  const gateway = new WahaClient({
-    http: wahaHttp,
-    policyFor: wahaPolicyFor,
-    historyTimeoutMs: config.WAHA_HISTORY_TIMEOUT_MS,
-  });
-  const defaultTimeoutMinutes = async (projectId: string, trx: Transaction<DB>) =>
-    (
-      await trx
-        .selectFrom("projects")
-        .select("default_session_timeout_minutes")
-        .where("id", "=", projectId)
-        .executeTakeFirstOrThrow()
-    ).default_session_timeout_minutes;
-  const channels = new Channels({
-    db,
-    uow,
-    box,
-    gateway,
-    guard: outboundUrlGuard(wahaHttp.guard),
-    publicBaseUrl: config.PUBLIC_BASE_URL,
-  });
-  const messages = new Messages(db);
-  const media = new MediaDownloads({
-    db,
-    channels,
-    wahaHttp,
-    wahaPolicyFor,
-    mediaHttp: new HttpClient({ provider: "media", ...httpClientSettingsFromConfig(config) }),
-    mediaPolicy: createIntegrationPolicy(
-      { integration: "media", ...policySettingsFromConfig(config, "MEDIA") },
-      {
-        logger,
-        metrics,
-        registry: integrations,
-        declared: { inputValidation: true, tests: { unit: true, integration: true, e2e: true } },
-      },
-    ),
-  });
-  const lateJobs = { jobs: undefined as JobQueue | undefined };
-  const jobsOf = () => {
-    if (!lateJobs.jobs) throw new Error("job queue used before composition finished");
-    return lateJobs.jobs;
-  };
-  const conversations = new Conversations(db, uow, async ({ trx }, sessionId, at) => {
-    await jobsOf().enqueue(whatsapp.sessionTimeout, { sessionId }, { db: trx, startAfter: at });
-  });
-  const inbound = new WhatsAppInbound({
-    db,
-    uow,
-    channels,
-    conversations,
-    defaultTimeoutMinutes,
-    enqueue: async (trx, inboundEventId) => {
-      await jobsOf().enqueue(whatsapp.processInbound, { inboundEventId }, { db: trx });
-    },
-  });
-  const outbound = new OutboundMessages({
-    db,
-    uow,
-    channels,
-    conversations,
-    gateway,
-    mediaGuard: outboundUrlGuard(wahaHttp.guard),
-    defaultTimeoutMinutes,
-    pacing: {
-      minGapMs: config.WAHA_MIN_SEND_GAP_MS,
-      perContactPerHour: config.WAHA_CONTACT_HOURLY_LIMIT,
-    },
-    enqueue: async (trx, messageId, startAfter) => {
-      await jobsOf().enqueue(
-        whatsapp.sendMessage,
-        { messageId },
-        { db: trx, ...(startAfter ? { startAfter } : {}) },
-      );
-    },
-  });
-  const whatsapp = whatsappJobs({
-    jobs: jobsOf,
-    logger,
-    inbound: () => inbound,
-    outbound: () => outbound,
-    conversations: () => conversations,
-    sendRetryLimit: config.WAHA_SEND_RETRY_LIMIT,
-  });
-
   const jobs = new JobQueue({
     database,
     logger,
@@ -226,8 +100,10 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     retryLimit: config.JOBS_RETRY_LIMIT,
     retryDelaySeconds: config.JOBS_RETRY_DELAY_SECONDS,
   });
-  lateJobs.jobs = jobs;
-  jobs.register([whatsapp.processInbound, whatsapp.sendMessage, whatsapp.sessionTimeout]);
+  const integrations = new IntegrationRegistry();
+  const whatsapp = composeWhatsApp({ config, db, uow, logger, metrics, integrations, jobs });
+  const { channels, conversations, messages, media, inbound, outbound, gateway } = whatsapp;
+  jobs.register(whatsapp.jobDefinitions);
   const consumers = [timeline.consumer, ...(options.consumers ?? [])];
   let bus: EventBus;
   if (config.AMQP_URL) {
