@@ -109,6 +109,70 @@ export const ConfigSchema = Type.Object({
   WAHA_MIN_SEND_GAP_MS: Int(1_000, 0, 600_000, "WAHA: least time between two sends on one session"),
   WAHA_CONTACT_HOURLY_LIMIT: Int(60, 1, 10_000, "WAHA: messages to one contact per rolling hour"),
   WAHA_SEND_RETRY_LIMIT: Int(10, 0, 100, "WAHA: send job retries for retryable errors"),
+  REDIS_URL: OptionalSecret(
+    "Redis URL (redis://[:password@]host:port/db); unset = memory-only cache and rate limits",
+  ),
+  REDIS_KEY_PREFIX: Type.String({
+    default: "ventros",
+    pattern: "^[A-Za-z0-9_.:-]{1,100}$",
+    description: "prefix of every Redis key (cache entries, rate-limit counters, bus channel)",
+  }),
+  REDIS_COMMAND_TIMEOUT_MS: Int(200, 10, 60_000, "ioredis commandTimeout per Redis command"),
+  REDIS_CONNECT_TIMEOUT_MS: Int(1_000, 100, 60_000, "ioredis connectTimeout"),
+  ...integrationPolicyEnv("REDIS", "Redis", {
+    timeoutMs: 250,
+    attempts: 1,
+    backoffBaseMs: 0,
+    backoffMaxMs: 0,
+    jitter: "none",
+    breakerFailureRatio: 0.5,
+    breakerWindowMs: 10_000,
+    breakerMinRequests: 5,
+    breakerHalfOpenMs: 2_000,
+    bulkheadMaxConcurrent: 2_000,
+    bulkheadMaxQueue: 20_000,
+    ratePerSecond: 0,
+    rateBurst: 1,
+    rateMaxWaitMs: 0,
+  }),
+  CACHE_ENABLED: Type.Enum(["true", "false"], {
+    default: "true",
+    description: "false turns every read-through cache into a pass-through (benchmarks)",
+  }),
+  CACHE_TTL_MS: Int(300_000, 1_000, 86_400_000, "default lifetime of a cached entry"),
+  CACHE_TTL_JITTER_RATIO: Type.Number({
+    default: 0.1,
+    minimum: 0,
+    maximum: 0.5,
+    description: "entries live a random ttl x (1 - r) .. ttl so that they do not expire together",
+  }),
+  CACHE_GRACE_MS: Int(
+    600_000,
+    0,
+    86_400_000,
+    "how long an expired entry may still be served when refreshing it fails or is slow",
+  ),
+  CACHE_SOFT_TIMEOUT_MS: Int(
+    100,
+    0,
+    60_000,
+    "a refresh slower than this serves the expired entry and finishes in the background",
+  ),
+  CACHE_NEGATIVE_TTL_MS: Int(5_000, 0, 3_600_000, "lifetime of a cached miss (not found)"),
+  CACHE_L1_MAX_ITEMS: Int(10_000, 100, 10_000_000, "entries kept in each process's memory tier"),
+  RATE_LIMIT_PER_KEY_PER_MINUTE: Int(1_200, 1, 1_000_000, "API requests per API key per minute"),
+  RATE_LIMIT_PER_IP_PER_MINUTE: Int(
+    600,
+    1,
+    1_000_000,
+    "requests per client IP per minute on unauthenticated and inbound routes",
+  ),
+  RATE_LIMIT_PER_CHANNEL_PER_MINUTE: Int(
+    6_000,
+    1,
+    10_000_000,
+    "inbound provider webhooks per channel per minute",
+  ),
   PUBLIC_BASE_URL: Type.String({
     default: "http://localhost:8080",
     format: "uri",
@@ -127,7 +191,13 @@ export const ConfigSchema = Type.Object({
 export type Config = Static<typeof ConfigSchema>;
 
 /** Settings that hold credentials: accepted as `NAME_FILE`, redacted from logs. */
-export const SECRET_KEYS = ["DATABASE_URL", "AMQP_URL", "ADMIN_TOKEN", "ENCRYPTION_KEY"] as const;
+export const SECRET_KEYS = [
+  "DATABASE_URL",
+  "AMQP_URL",
+  "REDIS_URL",
+  "ADMIN_TOKEN",
+  "ENCRYPTION_KEY",
+] as const;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -51,6 +51,11 @@ export function whatsappJobs(deps: WhatsAppJobDependencies) {
         if (isIntegrationError(error) && error.classification === "permanent") {
           throw new PermanentJobError(error.message, { cause: error });
         }
+        if (isIntegrationError(error) && error.classification === "indeterminate") {
+          // The send may have gone out: not final (the queue would treat a non-retryable
+          // error as permanent); the retry reconciles against the chat before resending.
+          throw new Error(error.message, { cause: error });
+        }
         throw error;
       }
       if (outcome.kind === "deferred") {

@@ -194,25 +194,41 @@ export class Channels {
     return this.deps.gateway.getQr(this.targetOf(row));
   }
 
-  /** Channel status follows the gateway session (session.status events), emitting an event. */
+  /**
+   * Channel status follows the gateway session (session.status events), emitting an event.
+   * With `at` (the event's time) it applies only when not older than the last change:
+   * concurrent jobs may process WAHA's status events out of order, and a stale one (e.g.
+   * the STOPPED of the restart our own webhook push causes) must not win.
+   */
   async setStatus(
     row: ChannelRow,
     status: ChannelStatus,
     context?: UnitOfWorkContext,
+    at?: Date,
   ): Promise<ChannelRow> {
-    if (row.status === status) return row;
+    if (row.status === status && !at) return row;
     const apply = async ({ trx, emit }: UnitOfWorkContext) => {
+      const current = at
+        ? await trx
+            .selectFrom("channels")
+            .selectAll()
+            .where("id", "=", row.id)
+            .forUpdate()
+            .executeTakeFirstOrThrow()
+        : row;
+      if (at && current.status_changed_at && current.status_changed_at > at) return current;
       const updated = await trx
         .updateTable("channels")
-        .set({ status, status_changed_at: new Date(), updated_at: new Date() })
+        .set({ status, status_changed_at: at ?? new Date(), updated_at: new Date() })
         .where("id", "=", row.id)
         .returningAll()
         .executeTakeFirstOrThrow();
-      emit("channel.status_changed", {
-        projectId: row.project_id,
-        aggregateId: row.id,
-        data: { channelId: row.id, from: row.status, to: status },
-      });
+      if (current.status !== status)
+        emit("channel.status_changed", {
+          projectId: row.project_id,
+          aggregateId: row.id,
+          data: { channelId: row.id, from: current.status, to: status },
+        });
       return updated;
     };
     return context ? apply(context) : this.deps.uow.run(apply);

@@ -162,10 +162,22 @@ export class OutboundMessages {
     const chatId = await this.chatIdOf(row);
 
     if (row.send_attempted_at) {
-      // The previous attempt may have reached WhatsApp: look before sending again.
+      // The previous attempt may have reached WhatsApp: look before sending again, never
+      // taking a message of this chat we already know (an earlier send) for this one.
+      const after = new Date(row.send_attempted_at.getTime() - 60_000);
+      const known = await db
+        .selectFrom("messages")
+        .select("external_id")
+        .where("channel_id", "=", row.channel_id)
+        .where("contact_id", "=", row.contact_id)
+        .where("direction", "=", "outbound")
+        .where("external_id", "is not", null)
+        .where("sent_at", ">=", after)
+        .execute();
       const found = await gateway.findSentMessage(target, chatId, {
         text: row.text,
-        after: new Date(row.send_attempted_at.getTime() - 60_000),
+        after,
+        exclude: new Set(known.map((k) => k.external_id!)),
       });
       if (found) {
         await this.markSent(row, found.externalId, found.timestamp);
@@ -180,11 +192,35 @@ export class OutboundMessages {
       .set({ send_attempted_at: now })
       .where("id", "=", row.id)
       .execute();
-    await db
+    // Claim the session's send slot atomically, right before the send (the attempt's
+    // `now` may be long past on a busy worker): concurrent jobs must not both pass the gap.
+    const { minGapMs } = this.deps.pacing;
+    const sendAt = new Date(Math.max(now.getTime(), Date.now()));
+    const claimed = await db
       .updateTable("channels")
-      .set({ last_send_at: now })
+      .set({ last_send_at: sendAt })
       .where("id", "=", channel.id)
-      .execute();
+      .$if(minGapMs > 0, (q) =>
+        q.where((eb) =>
+          eb.or([
+            eb("last_send_at", "is", null),
+            eb("last_send_at", "<=", new Date(sendAt.getTime() - minGapMs)),
+          ]),
+        ),
+      )
+      .executeTakeFirst();
+    if (claimed.numUpdatedRows === 0n) {
+      await db
+        .updateTable("messages")
+        .set({ send_attempted_at: row.send_attempted_at })
+        .where("id", "=", row.id)
+        .execute();
+      return {
+        kind: "deferred",
+        until: new Date(sendAt.getTime() + minGapMs),
+        reason: "session pacing",
+      };
+    }
     const outgoing: OutgoingMessage = {
       chatId,
       type: row.type as MessageType,

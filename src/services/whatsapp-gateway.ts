@@ -40,11 +40,11 @@ export interface WhatsAppGateway {
     target: GatewayTarget,
     message: OutgoingMessage,
   ): Promise<{ externalId: string; timestamp: Date }>;
-  /** Looks for a message we sent (for reconciling an indeterminate send). */
+  /** Looks for a message we sent (for reconciling an indeterminate send), not one of `exclude`. */
   findSentMessage(
     target: GatewayTarget,
     chatId: string,
-    match: { text: string | null; after: Date },
+    match: { text: string | null; after: Date; exclude?: ReadonlySet<string> },
   ): Promise<{ externalId: string; timestamp: Date } | undefined>;
   sendSeen(target: GatewayTarget, chatId: string): Promise<void>;
 }

@@ -146,13 +146,13 @@ export class WhatsAppInbound {
         return this.updateMessage(context, channel, event.targetExternalId, "revoked", () => ({
           revoked_at: event.timestamp,
         }));
-      case "session_status":
-        await this.deps.channels.setStatus(
-          channel,
-          channelStatusFromSession(event.status),
-          context,
-        );
-        return `channel ${channelStatusFromSession(event.status)}`;
+      case "session_status": {
+        const status = channelStatusFromSession(event.status);
+        const row = await this.deps.channels.setStatus(channel, status, context, event.timestamp);
+        return row.status_changed_at?.getTime() === event.timestamp.getTime()
+          ? `channel ${status}`
+          : `ignored: stale session status ${event.status}`;
+      }
       case "ignored":
         return `ignored: ${event.reason}`;
     }

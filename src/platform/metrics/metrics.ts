@@ -18,6 +18,10 @@ export interface Metrics {
   integrationRequests: Counter<"integration" | "operation" | "outcome">;
   integrationRequestDuration: Histogram<"integration" | "operation">;
   integrationRetries: Counter<"integration" | "operation">;
+  cacheRequests: Counter<"cache" | "result">;
+  cacheHitRatio: Gauge<"cache">;
+  cacheL2Errors: Counter<"operation">;
+  rateLimitDecisions: Counter<"limiter" | "outcome" | "store">;
 }
 
 export interface MetricCollectors {
@@ -28,6 +32,12 @@ export interface MetricCollectors {
 export function createMetrics(collectors: MetricCollectors = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "ventros_" });
+  const cacheRequests = new Counter({
+    name: "ventros_cache_requests_total",
+    help: "Cache reads by cache and result (hit, miss, stale, error)",
+    labelNames: ["cache", "result"],
+    registers: [registry],
+  });
   return {
     registry,
     httpRequestDuration: new Histogram({
@@ -104,6 +114,37 @@ export function createMetrics(collectors: MetricCollectors = {}): Metrics {
       name: "ventros_integration_retries_total",
       help: "Retries scheduled by integration policies, by integration and operation",
       labelNames: ["integration", "operation"],
+      registers: [registry],
+    }),
+    cacheRequests,
+    cacheHitRatio: new Gauge({
+      name: "ventros_cache_hit_ratio",
+      help: "Share of cache reads answered from the cache (hit + stale) since start, per cache",
+      labelNames: ["cache"],
+      registers: [registry],
+      async collect() {
+        const totals = new Map<string, { served: number; all: number }>();
+        for (const { labels, value } of (await cacheRequests.get()).values) {
+          const cache = String(labels.cache);
+          const total = totals.get(cache) ?? { served: 0, all: 0 };
+          total.all += value;
+          if (labels.result === "hit" || labels.result === "stale") total.served += value;
+          totals.set(cache, total);
+        }
+        for (const [cache, { served, all }] of totals)
+          this.set({ cache }, all === 0 ? 0 : served / all);
+      },
+    }),
+    cacheL2Errors: new Counter({
+      name: "ventros_cache_l2_errors_total",
+      help: "Failed or refused (breaker open) Redis operations of the cache's second tier and bus",
+      labelNames: ["operation"],
+      registers: [registry],
+    }),
+    rateLimitDecisions: new Counter({
+      name: "ventros_rate_limit_decisions_total",
+      help: "Rate-limit decisions by limiter, outcome (allowed, refused) and store (redis, memory)",
+      labelNames: ["limiter", "outcome", "store"],
       registers: [registry],
     }),
   };

@@ -140,7 +140,7 @@ export class WahaClient implements WhatsAppGateway {
   async findSentMessage(
     target: GatewayTarget,
     chatId: string,
-    match: { text: string | null; after: Date },
+    match: { text: string | null; after: Date; exclude?: ReadonlySet<string> },
   ) {
     const messages = await this.call<Any[]>(target, "chatMessages", {
       method: "GET",
@@ -153,6 +153,7 @@ export class WahaClient implements WhatsAppGateway {
         m?.fromMe === true &&
         typeof m.timestamp === "number" &&
         m.timestamp >= after &&
+        !match.exclude?.has(messageIdOf(m) ?? "") &&
         (match.text === null || m.body === match.text || m.caption === match.text),
     );
     const externalId = found ? messageIdOf(found) : undefined;

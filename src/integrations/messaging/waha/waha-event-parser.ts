@@ -154,6 +154,21 @@ function parseMessage(payload: Any): IncomingMessage | { ignored: string } {
   };
 }
 
+/**
+ * WAHA names an edited or revoked message by its key id alone (`3EB0...`); our messages
+ * are stored under the serialized id (`<fromMe>_<chat>_<key>[_<participant>]`), rebuilt
+ * here from the event's own message (only its author edits or revokes it).
+ */
+function serializedTarget(id: unknown, message: Any | null | undefined): string {
+  const key = String(id ?? "");
+  if (!key || key.includes("_") || !message) return key;
+  const fromMe = message.fromMe === true;
+  const chat: unknown = fromMe ? message.to : message.from;
+  if (typeof chat !== "string" || !chat) return key;
+  const participant = isGroup(chat) && !fromMe ? message.participant : null;
+  return `${fromMe}_${chat}_${key}${typeof participant === "string" ? `_${participant}` : ""}`;
+}
+
 /** Maps one WAHA webhook event to our domain event; unknown events are ignored, not errors. */
 export function parseWahaEvent(envelope: WahaEnvelope): InboundWhatsAppEvent {
   const payload = envelope.payload as Any;
@@ -184,8 +199,9 @@ export function parseWahaEvent(envelope: WahaEnvelope): InboundWhatsAppEvent {
     case "message.edited":
       return {
         kind: "edited",
-        targetExternalId: String(
+        targetExternalId: serializedTarget(
           payload.editedMessageId ?? payload._data?.editedMessageId ?? payload.id,
+          payload,
         ),
         text: String(payload.body ?? ""),
         timestamp: seconds(payload.timestamp),
@@ -193,8 +209,9 @@ export function parseWahaEvent(envelope: WahaEnvelope): InboundWhatsAppEvent {
     case "message.revoked":
       return {
         kind: "revoked",
-        targetExternalId: String(
+        targetExternalId: serializedTarget(
           payload.revokedMessageId ?? payload.before?.id ?? payload.after?.id ?? "",
+          payload.after ?? payload.before,
         ),
         timestamp: at,
       };
