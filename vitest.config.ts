@@ -3,11 +3,16 @@ import { defineConfig } from "vitest/config";
 /**
  * Projects: unit tests beside the code; integration suites on embedded PGlite; the
  * same suites on PostgreSQL whenever DATABASE_URL is set (CI sets it); and the
- * RabbitMQ suites whenever AMQP_URL is set (on PostgreSQL when it is configured too).
- * A suite named *.postgres.test.ts needs a real PostgreSQL, *.rabbitmq.test.ts a real
- * broker; a configured but unreachable server fails the run, it never skips.
+ * RabbitMQ suites whenever AMQP_URL is set (on PostgreSQL when it is configured too);
+ * the Redis suites whenever REDIS_URL is set. A suite named *.postgres.test.ts needs a
+ * real PostgreSQL, *.rabbitmq.test.ts a real broker, *.redis.test.ts a real Redis; a
+ * configured but unreachable server fails the run, it never skips.
  */
-const REAL_BACKEND_SUITES = ["test/**/*.postgres.test.ts", "test/**/*.rabbitmq.test.ts"];
+const REAL_BACKEND_SUITES = [
+  "test/**/*.postgres.test.ts",
+  "test/**/*.rabbitmq.test.ts",
+  "test/**/*.redis.test.ts",
+];
 
 const integration = (name: string, backend: string, include: string[], exclude: string[]) => ({
   extends: true as const,
@@ -37,7 +42,7 @@ export default defineConfig({
               "postgres",
               "postgres",
               ["test/**/*.test.ts"],
-              ["test/**/*.rabbitmq.test.ts"],
+              ["test/**/*.rabbitmq.test.ts", "test/**/*.redis.test.ts"],
             ),
           ]
         : []),
@@ -50,6 +55,9 @@ export default defineConfig({
               [],
             ),
           ]
+        : []),
+      ...(process.env["REDIS_URL"]
+        ? [integration("redis", postgres ? "postgres" : "pglite", ["test/**/*.redis.test.ts"], [])]
         : []),
     ],
   },

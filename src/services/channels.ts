@@ -167,7 +167,7 @@ export class Channels {
 
   async deactivate(projectId: string, id: string): Promise<Channel> {
     const row = await this.row(projectId, id);
-    // Best effort: stop WAHA posting to us; inbound events for an inactive channel are ignored anyway.
+    // Best effort: stop WAHA posting to us; events a deactivated channel still gets are ignored.
     await this.deps.gateway
       .configureWebhook(this.targetOf(row), {
         url: this.inboundUrlOf(row.inbound_id),
@@ -175,7 +175,8 @@ export class Channels {
         hmacKey: "",
       })
       .catch(() => undefined);
-    return this.toChannel(await this.setStatus(row, "inactive"));
+    // Always stamped (even when it was never activated): inbound then ignores its events.
+    return this.toChannel(await this.setStatus(row, "inactive", undefined, new Date()));
   }
 
   async qr(projectId: string, id: string) {

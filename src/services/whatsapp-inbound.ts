@@ -101,9 +101,14 @@ export class WhatsAppInbound {
         .selectAll()
         .where("id", "=", stored.channel_id)
         .executeTakeFirst();
-      const result = channel
-        ? await this.apply(context, channel, stored.payload as WahaEnvelope)
-        : "ignored: channel deleted";
+      // A deactivated channel (explicitly, so status_changed_at is set) takes no events, even
+      // if WAHA still posts them; a channel never activated still records what arrives.
+      const result =
+        !channel || channel.deleted_at
+          ? "ignored: channel deleted"
+          : channel.status === "inactive" && channel.status_changed_at !== null
+            ? "ignored: channel deactivated"
+            : await this.apply(context, channel, stored.payload as WahaEnvelope);
       await trx
         .updateTable("inbound_events")
         .set({
@@ -183,6 +188,10 @@ export class WhatsAppInbound {
       message.counterpart,
       message.timestamp,
     );
+    // Our own API send, echoed before its answer was saved: its session activity is counted.
+    if (message.fromMe && (await this.adoptEcho(context, channel, contactId, message))) {
+      return "outbound send confirmed by its echo";
+    }
     const timeoutMinutes =
       channel.session_timeout_minutes ??
       (await this.deps.defaultTimeoutMinutes(channel.project_id, trx));
@@ -237,17 +246,77 @@ export class WhatsAppInbound {
       aggregateId: row.id,
       data: { message: messageSnapshot(row), contactId },
     });
-    // Acks that overtook this message are applied now, in order.
-    const early = await trx
+    await this.applyEarlyAcks(context, channel, message.externalId);
+    return `${direction} ${message.type} recorded`;
+  }
+
+  /** Acks that overtook their message are applied once it exists, in order. */
+  private async applyEarlyAcks(
+    context: UnitOfWorkContext,
+    channel: ChannelRow,
+    externalId: string,
+  ) {
+    const early = await context.trx
       .deleteFrom("pending_acks")
       .where("channel_id", "=", channel.id)
-      .where("external_id", "=", message.externalId)
+      .where("external_id", "=", externalId)
       .returningAll()
       .execute();
     for (const ack of early.sort((a, b) => a.ack - b.ack)) {
-      await this.applyAck(context, channel, message.externalId, ack.ack, ack.acked_at);
+      await this.applyAck(context, channel, externalId, ack.ack, ack.acked_at);
     }
-    return `${direction} ${message.type} recorded`;
+  }
+
+  /**
+   * WAHA echoes the messages we send through its API (`message.any`, fromMe). When the
+   * echo is processed before the send's answer is saved, it names a message we already
+   * hold as `queued`: confirm that one instead of storing a copy (which would also make
+   * the send job's reconciliation miss it and send again).
+   */
+  private async adoptEcho(
+    context: UnitOfWorkContext,
+    channel: ChannelRow,
+    contactId: string,
+    message: IncomingMessage,
+  ): Promise<boolean> {
+    const { trx, emit } = context;
+    let query = trx
+      .selectFrom("messages")
+      .selectAll()
+      .where("channel_id", "=", channel.id)
+      .where("contact_id", "=", contactId)
+      .where("direction", "=", "outbound")
+      .where("status", "=", "queued")
+      .where("send_attempted_at", "is not", null)
+      .where("type", "=", message.type);
+    query =
+      message.text === null
+        ? query.where("text", "is", null)
+        : query.where("text", "=", message.text);
+    const pending = await query
+      .orderBy("send_attempted_at")
+      .limit(1)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!pending) return false;
+    const sent = await trx
+      .updateTable("messages")
+      .set({
+        status: "sent",
+        external_id: message.externalId,
+        sent_at: message.timestamp,
+        updated_at: new Date(),
+      })
+      .where("id", "=", pending.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    emit("message.sent", {
+      projectId: channel.project_id,
+      aggregateId: sent.id,
+      data: { message: messageSnapshot(sent), contactId },
+    });
+    await this.applyEarlyAcks(context, channel, message.externalId);
+    return true;
   }
 
   private async applyAck(

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { Redis } from "ioredis";
 import { Connection } from "rabbitmq-client";
 import type { TestProject } from "vitest/node";
 import { migrate } from "../../src/platform/db/migrate.ts";
@@ -35,6 +36,7 @@ async function prepare(database: Database) {
 export default async function setup(project: TestProject) {
   const backend = project.config.env?.["VENTROS_TEST_DB"] as TestBackend | undefined;
   if (project.name === "rabbitmq") await assertBrokerReachable(process.env["AMQP_URL"]);
+  if (project.name === "redis") await assertRedisReachable(process.env["REDIS_URL"]);
   const runId = `${process.pid}_${Date.now().toString(36)}`;
   project.provide("runId", runId);
   if (backend === "postgres") return setupPostgres(project, runId);
@@ -77,6 +79,31 @@ async function assertBrokerReachable(url: string | undefined) {
     );
   }
   await connection.close();
+}
+
+/** As for RabbitMQ: a configured but unreachable Redis fails the run, it never skips. */
+async function assertRedisReachable(url: string | undefined) {
+  if (!url) throw new Error("the redis test project needs REDIS_URL");
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3_000,
+    commandTimeout: 3_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    const where = new URL(url);
+    throw new Error(
+      `REDIS_URL is set but Redis is unreachable at ${where.hostname}:${where.port || 6379}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  } finally {
+    client.disconnect();
+  }
 }
 
 async function setupPostgres(project: TestProject, runId: string) {

@@ -95,7 +95,9 @@ export function createBentoCache(settings: CacheSettings, deps: CacheDeps = {}):
               }
               if (result !== null && result !== undefined) return result;
               if (negativeTtlMs <= 0) return context.skip() as unknown as null;
-              context.setOptions({ ttl: jitterTtl(negativeTtlMs, settings.ttlJitterRatio, random) });
+              context.setOptions({
+                ttl: jitterTtl(negativeTtlMs, settings.ttlJitterRatio, random),
+              });
               return null;
             },
           });

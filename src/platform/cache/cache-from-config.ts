@@ -46,7 +46,10 @@ export function createCachePlatform(
         deps,
       )
     : undefined;
-  const shared = { ...(redis ? { redis } : {}), ...(deps.metrics ? { metrics: deps.metrics } : {}) };
+  const shared = {
+    ...(redis ? { redis } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+  };
   const cache =
     config.CACHE_ENABLED === "true"
       ? createBentoCache(cacheSettingsFromConfig(config), { ...deps, ...shared })

@@ -76,12 +76,17 @@ class ListenedRedis extends Redis {
 /** A Redis error reply is an answer (Redis works); anything else means Redis is in trouble. */
 const classifyRedisError = (error: unknown, provider: string, context: { operation: string }) =>
   error instanceof ReplyError
-    ? new IntegrationError("PROVIDER_REJECTED", "integration", `${provider}: ${(error as Error).message}`, {
-        provider,
-        classification: "permanent",
-        operation: context.operation,
-        cause: error,
-      })
+    ? new IntegrationError(
+        "PROVIDER_REJECTED",
+        "integration",
+        `${provider}: ${(error as Error).message}`,
+        {
+          provider,
+          classification: "permanent",
+          operation: context.operation,
+          cause: error,
+        },
+      )
     : classifyNetworkError(error, provider, { operation: context.operation, idempotent: true });
 
 export function createRedisConnection(

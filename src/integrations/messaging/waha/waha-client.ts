@@ -225,7 +225,8 @@ function sendBody(session: string, m: OutgoingMessage): Any {
   const file = m.media
     ? {
         url: m.media.url,
-        mimetype: m.media.mimetype ?? undefined,
+        // WAHA requires a mimetype; ours is optional, so infer it when the client gave none.
+        mimetype: m.media.mimetype ?? guessMimetype(m.type, m.media.filename ?? m.media.url ?? ""),
         filename: m.media.filename ?? undefined,
       }
     : undefined;
@@ -275,3 +276,35 @@ const malformed = (
       operation,
     },
   );
+
+const BY_EXTENSION: Record<string, string> = {
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  webp: "image/webp",
+  gif: "image/gif",
+  mp4: "video/mp4",
+  "3gp": "video/3gpp",
+  mp3: "audio/mpeg",
+  ogg: "audio/ogg",
+  oga: "audio/ogg",
+  opus: "audio/ogg; codecs=opus",
+  m4a: "audio/mp4",
+  pdf: "application/pdf",
+  txt: "text/plain",
+  csv: "text/csv",
+  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+};
+const BY_TYPE: Record<string, string> = {
+  image: "image/jpeg",
+  video: "video/mp4",
+  voice: "audio/ogg; codecs=opus",
+  audio: "audio/mpeg",
+  document: "application/octet-stream",
+};
+
+export function guessMimetype(type: string, nameOrUrl: string): string {
+  const extension = /\.([a-z0-9]{1,5})(?:[?#].*)?$/i.exec(nameOrUrl)?.[1]?.toLowerCase();
+  return (extension && BY_EXTENSION[extension]) || BY_TYPE[type] || "application/octet-stream";
+}
