@@ -1,7 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { sql, type Kysely, type Transaction } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import {
-  isForward,
   statusFromAck,
   channelStatusFromSession,
   type IncomingMessage,
@@ -16,8 +15,9 @@ import { AppError, notFound } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
 import type { ChannelRow, Channels } from "./channels.ts";
 import type { Conversations } from "./conversations.ts";
-import { messageSnapshot, type MessageRow } from "./messages.ts";
+import { messageSnapshot } from "./messages.ts";
 import type { UnitOfWork, UnitOfWorkContext } from "./unit-of-work.ts";
+import { adoptEcho, applyAck, applyEarlyAcks, updateMessage } from "./message-updates.ts";
 import { resolveWhatsAppContact } from "./whatsapp-contacts.ts";
 
 export type EnqueueInbound = (trx: Transaction<DB>, inboundEventId: string) => Promise<void>;
@@ -132,9 +132,9 @@ export class WhatsAppInbound {
       case "message":
         return this.recordMessage(context, channel, event.message);
       case "ack":
-        return this.applyAck(context, channel, event.externalId, event.ack, event.timestamp);
+        return applyAck(context, channel, event.externalId, event.ack, event.timestamp);
       case "reaction":
-        return this.updateMessage(context, channel, event.targetExternalId, "reaction", (row) => {
+        return updateMessage(context, channel, event.targetExternalId, "reaction", (row) => {
           const current = (Array.isArray(row.reactions) ? row.reactions : []) as { by?: string }[];
           const others = current.filter((r) => r.by !== event.by);
           const reactions = event.emoji
@@ -143,12 +143,12 @@ export class WhatsAppInbound {
           return { reactions: JSON.stringify(reactions) };
         });
       case "edited":
-        return this.updateMessage(context, channel, event.targetExternalId, "edited", () => ({
+        return updateMessage(context, channel, event.targetExternalId, "edited", () => ({
           text: event.text,
           edited_at: event.timestamp,
         }));
       case "revoked":
-        return this.updateMessage(context, channel, event.targetExternalId, "revoked", () => ({
+        return updateMessage(context, channel, event.targetExternalId, "revoked", () => ({
           revoked_at: event.timestamp,
         }));
       case "session_status": {
@@ -189,7 +189,7 @@ export class WhatsAppInbound {
       message.timestamp,
     );
     // Our own API send, echoed before its answer was saved: its session activity is counted.
-    if (message.fromMe && (await this.adoptEcho(context, channel, contactId, message))) {
+    if (message.fromMe && (await adoptEcho(context, channel, contactId, message))) {
       return "outbound send confirmed by its echo";
     }
     const timeoutMinutes =
@@ -246,161 +246,8 @@ export class WhatsAppInbound {
       aggregateId: row.id,
       data: { message: messageSnapshot(row), contactId },
     });
-    await this.applyEarlyAcks(context, channel, message.externalId);
+    await applyEarlyAcks(context, channel, message.externalId);
     return `${direction} ${message.type} recorded`;
-  }
-
-  /** Acks that overtook their message are applied once it exists, in order. */
-  private async applyEarlyAcks(
-    context: UnitOfWorkContext,
-    channel: ChannelRow,
-    externalId: string,
-  ) {
-    const early = await context.trx
-      .deleteFrom("pending_acks")
-      .where("channel_id", "=", channel.id)
-      .where("external_id", "=", externalId)
-      .returningAll()
-      .execute();
-    for (const ack of early.sort((a, b) => a.ack - b.ack)) {
-      await this.applyAck(context, channel, externalId, ack.ack, ack.acked_at);
-    }
-  }
-
-  /**
-   * WAHA echoes the messages we send through its API (`message.any`, fromMe). When the
-   * echo is processed before the send's answer is saved, it names a message we already
-   * hold as `queued`: confirm that one instead of storing a copy (which would also make
-   * the send job's reconciliation miss it and send again).
-   */
-  private async adoptEcho(
-    context: UnitOfWorkContext,
-    channel: ChannelRow,
-    contactId: string,
-    message: IncomingMessage,
-  ): Promise<boolean> {
-    const { trx, emit } = context;
-    let query = trx
-      .selectFrom("messages")
-      .selectAll()
-      .where("channel_id", "=", channel.id)
-      .where("contact_id", "=", contactId)
-      .where("direction", "=", "outbound")
-      .where("status", "=", "queued")
-      .where("send_attempted_at", "is not", null)
-      .where("type", "=", message.type);
-    query =
-      message.text === null
-        ? query.where("text", "is", null)
-        : query.where("text", "=", message.text);
-    const pending = await query
-      .orderBy("send_attempted_at")
-      .limit(1)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!pending) return false;
-    const sent = await trx
-      .updateTable("messages")
-      .set({
-        status: "sent",
-        external_id: message.externalId,
-        sent_at: message.timestamp,
-        updated_at: new Date(),
-      })
-      .where("id", "=", pending.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    emit("message.sent", {
-      projectId: channel.project_id,
-      aggregateId: sent.id,
-      data: { message: messageSnapshot(sent), contactId },
-    });
-    await this.applyEarlyAcks(context, channel, message.externalId);
-    return true;
-  }
-
-  private async applyAck(
-    context: UnitOfWorkContext,
-    channel: ChannelRow,
-    externalId: string,
-    ack: number,
-    at: Date,
-  ) {
-    const next = statusFromAck(ack);
-    if (!next) return `ignored: ack ${ack}`;
-    const { trx, emit } = context;
-    const row = await trx
-      .selectFrom("messages")
-      .selectAll()
-      .where("channel_id", "=", channel.id)
-      .where("external_id", "=", externalId)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!row) {
-      await trx
-        .insertInto("pending_acks")
-        .values({ channel_id: channel.id, external_id: externalId, ack, acked_at: at })
-        .onConflict((oc) => oc.columns(["channel_id", "external_id", "ack"]).doNothing())
-        .execute();
-      return "ack kept until its message arrives";
-    }
-    const current = row.status as MessageStatus;
-    if (!isForward(current, next)) return `ignored: ${current} does not move back to ${next}`;
-    await trx
-      .updateTable("messages")
-      .set({
-        status: next,
-        updated_at: new Date(),
-        ...(next === "failed" ? { failure_reason: "WhatsApp reported an error (ack -1)" } : {}),
-        ...(next === "sent" ? { sent_at: sql`coalesce(sent_at, ${at})` } : {}),
-        ...(["delivered", "read", "played"].includes(next)
-          ? { delivered_at: sql`coalesce(delivered_at, ${at})` }
-          : {}),
-        ...(["read", "played"].includes(next) ? { read_at: sql`coalesce(read_at, ${at})` } : {}),
-        ...(next === "played" ? { played_at: at } : {}),
-      } as never)
-      .where("id", "=", row.id)
-      .execute();
-    emit("message.status_changed", {
-      projectId: row.project_id,
-      aggregateId: row.id,
-      data: {
-        messageId: row.id,
-        contactId: row.contact_id,
-        from: current,
-        to: next,
-        failureReason: next === "failed" ? "WhatsApp reported an error (ack -1)" : null,
-      },
-    });
-    return `status ${current} -> ${next}`;
-  }
-
-  private async updateMessage(
-    { trx, emit }: UnitOfWorkContext,
-    channel: ChannelRow,
-    externalId: string,
-    change: "reaction" | "edited" | "revoked",
-    patch: (row: MessageRow) => Record<string, unknown>,
-  ): Promise<string> {
-    const row = await trx
-      .selectFrom("messages")
-      .selectAll()
-      .where("channel_id", "=", channel.id)
-      .where("external_id", "=", externalId)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!row) return `ignored: ${change} for an unknown message`;
-    await trx
-      .updateTable("messages")
-      .set({ ...patch(row), updated_at: new Date() } as never)
-      .where("id", "=", row.id)
-      .execute();
-    emit("message.updated", {
-      projectId: row.project_id,
-      aggregateId: row.id,
-      data: { messageId: row.id, contactId: row.contact_id, change },
-    });
-    return `message ${change}`;
   }
 }
 
