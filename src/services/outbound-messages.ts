@@ -6,6 +6,8 @@ import { uuidv7 } from "../platform/ids.ts";
 import type { Channels } from "./channels.ts";
 import type { Conversations } from "./conversations.ts";
 import { messageSnapshot, toMessage, type Message, type MessageRow } from "./messages.ts";
+import { pacingDelay, type Pacing, type SendOutcome } from "./send-pacing.ts";
+import { validateContent } from "./validate-outgoing-message.ts";
 import type { UnitOfWork, UnitOfWorkContext } from "./unit-of-work.ts";
 import type { OutboundUrlGuard, OutgoingMessage, WhatsAppGateway } from "./whatsapp-gateway.ts";
 
@@ -25,22 +27,6 @@ export type EnqueueSend = (
   messageId: string,
   startAfter?: Date,
 ) => Promise<void>;
-
-/** Outcome of one send attempt, for the job to act on. */
-export type SendOutcome =
-  { kind: "sent" } | { kind: "already_done" } | { kind: "deferred"; until: Date; reason: string };
-
-export interface Pacing {
-  /** Minimum gap between two sends on one WAHA session. */
-  minGapMs: number;
-  /** Messages per contact per rolling hour. */
-  perContactPerHour: number;
-}
-
-const rejectedFields = (field: string, message: string) =>
-  new AppError("VALIDATION_FAILED", "validation", "The request is invalid", {
-    details: { fields: [{ field, message }] },
-  });
 
 /**
  * Outbound WhatsApp messages: accepted as `queued` together with a durable send job,
@@ -184,7 +170,7 @@ export class OutboundMessages {
         return { kind: "sent" };
       }
     }
-    const wait = await this.pacingDelay(row, now);
+    const wait = await pacingDelay(this.deps.db, this.deps.pacing, row, now);
     if (wait) return wait;
 
     await db
@@ -313,36 +299,6 @@ export class OutboundMessages {
     });
   }
 
-  private async pacingDelay(row: MessageRow, now: Date): Promise<SendOutcome | undefined> {
-    const { db, pacing } = this.deps;
-    const channel = await db
-      .selectFrom("channels")
-      .select("last_send_at")
-      .where("id", "=", row.channel_id)
-      .executeTakeFirst();
-    const gapUntil = channel?.last_send_at ? channel.last_send_at.getTime() + pacing.minGapMs : 0;
-    if (gapUntil > now.getTime())
-      return { kind: "deferred", until: new Date(gapUntil), reason: "session pacing" };
-    const hourAgo = new Date(now.getTime() - 3_600_000);
-    const recent = await db
-      .selectFrom("messages")
-      .select("sent_at")
-      .where("contact_id", "=", row.contact_id)
-      .where("direction", "=", "outbound")
-      .where("sent_at", ">", hourAgo)
-      .orderBy("sent_at")
-      .execute();
-    if (recent.length >= pacing.perContactPerHour) {
-      const oldest = recent[recent.length - pacing.perContactPerHour]?.sent_at ?? now;
-      return {
-        kind: "deferred",
-        until: new Date(oldest.getTime() + 3_600_000),
-        reason: "contact hourly budget",
-      };
-    }
-    return undefined;
-  }
-
   private async chatIdOf(row: MessageRow): Promise<string> {
     const contact = await this.deps.db
       .selectFrom("contacts")
@@ -358,22 +314,5 @@ export class OutboundMessages {
         "The contact has no WhatsApp id",
       );
     return chatId;
-  }
-}
-
-function validateContent(input: SendInput) {
-  switch (input.type) {
-    case "text":
-      if (!input.text?.trim()) throw rejectedFields("text", "is required for a text message");
-      return;
-    case "location":
-      if (!input.location) throw rejectedFields("location", "is required for a location message");
-      return;
-    case "contact":
-      if (!input.vcard?.trim()) throw rejectedFields("vcard", "is required for a contact message");
-      return;
-    default:
-      if (!input.media?.url)
-        throw rejectedFields("media.url", `is required for a ${input.type} message`);
   }
 }
