@@ -173,11 +173,6 @@ export class OutboundMessages {
     const wait = await pacingDelay(this.deps.db, this.deps.pacing, row, now);
     if (wait) return wait;
 
-    await db
-      .updateTable("messages")
-      .set({ send_attempted_at: now })
-      .where("id", "=", row.id)
-      .execute();
     // Claim the session's send slot atomically, right before the send (the attempt's
     // `now` may be long past on a busy worker): concurrent jobs must not both pass the gap.
     const { minGapMs } = this.deps.pacing;
@@ -196,17 +191,18 @@ export class OutboundMessages {
       )
       .executeTakeFirst();
     if (claimed.numUpdatedRows === 0n) {
-      await db
-        .updateTable("messages")
-        .set({ send_attempted_at: row.send_attempted_at })
-        .where("id", "=", row.id)
-        .execute();
       return {
         kind: "deferred",
         until: new Date(sendAt.getTime() + minGapMs),
         reason: "session pacing",
       };
     }
+    // From here the send may reach WhatsApp: a later attempt must reconcile first.
+    await db
+      .updateTable("messages")
+      .set({ send_attempted_at: sendAt })
+      .where("id", "=", row.id)
+      .execute();
     const outgoing: OutgoingMessage = {
       chatId,
       type: row.type as MessageType,
