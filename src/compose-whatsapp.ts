@@ -1,5 +1,5 @@
 import { join, resolve } from "node:path";
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely } from "kysely";
 import type { Config } from "./config.ts";
 import { whatsappJobs } from "./jobs/whatsapp-jobs.ts";
 import { WahaClient } from "./integrations/messaging/waha/waha-client.ts";
@@ -76,14 +76,6 @@ export function composeWhatsApp({
     policyFor: wahaPolicyFor,
     historyTimeoutMs: config.WAHA_HISTORY_TIMEOUT_MS,
   });
-  const defaultTimeoutMinutes = async (projectId: string, trx: Transaction<DB>) =>
-    (
-      await trx
-        .selectFrom("projects")
-        .select("default_session_timeout_minutes")
-        .where("id", "=", projectId)
-        .executeTakeFirstOrThrow()
-    ).default_session_timeout_minutes;
   const channels = new Channels({
     db,
     uow,
@@ -117,7 +109,6 @@ export function composeWhatsApp({
     uow,
     channels,
     conversations,
-    defaultTimeoutMinutes,
     enqueue: async (trx, inboundEventId) => {
       await jobs.enqueue(whatsapp.processInbound, { inboundEventId }, { db: trx });
     },
@@ -129,7 +120,6 @@ export function composeWhatsApp({
     conversations,
     gateway,
     mediaGuard: outboundUrlGuard(wahaHttp.guard),
-    defaultTimeoutMinutes,
     pacing: {
       minGapMs: config.WAHA_MIN_SEND_GAP_MS,
       perContactPerHour: config.WAHA_CONTACT_HOURLY_LIMIT,

@@ -21,6 +21,7 @@ import { ContactTimeline } from "./services/contact-timeline.ts";
 import { Contacts } from "./services/contacts.ts";
 import { EventHistory } from "./services/event-history.ts";
 import { IdempotencyStore } from "./services/idempotency.ts";
+import { Pipelines } from "./services/pipelines.ts";
 import { Projects } from "./services/projects.ts";
 import { UnitOfWork } from "./services/unit-of-work.ts";
 import type { WahaClient } from "./integrations/messaging/waha/waha-client.ts";
@@ -58,6 +59,7 @@ export interface App {
     apiKeys: ApiKeys;
     projects: Projects;
     contacts: Contacts;
+    pipelines: Pipelines;
     idempotency: IdempotencyStore;
     integrations: IntegrationRegistry;
     channels: Channels;
@@ -89,6 +91,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   const apiKeys = new ApiKeys(db, uow);
   const projects = new Projects(db, apiKeys, uow);
   const contacts = new Contacts(db, uow);
+  const pipelines = new Pipelines(db, uow);
   const idempotency = new IdempotencyStore(db, config.IDEMPOTENCY_TTL_HOURS);
   const timeline = new ContactTimeline(db);
 
@@ -170,6 +173,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     apiKeys,
     projects,
     contacts,
+    pipelines,
     idempotency,
     timeline,
     stream: { bus, history, heartbeatMs: config.EVENT_STREAM_HEARTBEAT_MS },
@@ -194,6 +198,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       apiKeys,
       projects,
       contacts,
+      pipelines,
       idempotency,
       integrations,
       channels,

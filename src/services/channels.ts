@@ -16,6 +16,7 @@ export interface Channel {
   status: ChannelStatus;
   waha: { baseUrl: string; session: string };
   sessionTimeoutMinutes: number | null;
+  pipelineId: string | null;
   allowGroups: boolean;
   inboundUrl: string;
   createdAt: string;
@@ -26,6 +27,8 @@ export interface ChannelInput {
   name?: string;
   waha?: { baseUrl?: string; apiKey?: string; session?: string };
   sessionTimeoutMinutes?: number | null;
+  /** A pipeline of the same project (else 404 PIPELINE_NOT_FOUND); null clears it. */
+  pipelineId?: string | null;
   allowGroups?: boolean;
 }
 
@@ -62,6 +65,7 @@ export class Channels {
   async create(projectId: string, input: Required<Pick<ChannelInput, "name">> & ChannelInput) {
     const waha = input.waha as { baseUrl: string; apiKey: string; session: string };
     const baseUrl = await this.checkBaseUrl(waha.baseUrl);
+    if (input.pipelineId) await this.checkPipeline(projectId, input.pipelineId);
     const inboundSecret = randomBytes(32).toString("hex");
     const now = new Date();
     const row = await this.deps.db
@@ -77,6 +81,7 @@ export class Channels {
         inbound_id: randomBytes(18).toString("base64url"),
         inbound_secret_enc: this.deps.box.encrypt(inboundSecret),
         session_timeout_minutes: input.sessionTimeoutMinutes ?? null,
+        pipeline_id: input.pipelineId ?? null,
         allow_groups: input.allowGroups ?? false,
         created_at: now,
         updated_at: now,
@@ -108,6 +113,7 @@ export class Channels {
     await this.row(projectId, id);
     const baseUrl =
       input.waha?.baseUrl === undefined ? undefined : await this.checkBaseUrl(input.waha.baseUrl);
+    if (input.pipelineId) await this.checkPipeline(projectId, input.pipelineId);
     const row = await this.deps.db
       .updateTable("channels")
       .set({
@@ -121,6 +127,7 @@ export class Channels {
         ...(input.sessionTimeoutMinutes === undefined
           ? {}
           : { session_timeout_minutes: input.sessionTimeoutMinutes }),
+        ...(input.pipelineId === undefined ? {} : { pipeline_id: input.pipelineId }),
         ...(input.allowGroups === undefined ? {} : { allow_groups: input.allowGroups }),
       })
       .where("id", "=", id)
@@ -268,6 +275,16 @@ export class Channels {
       .executeTakeFirst();
   }
 
+  private async checkPipeline(projectId: string, pipelineId: string): Promise<void> {
+    const pipeline = await this.deps.db
+      .selectFrom("pipelines")
+      .select("id")
+      .where("project_id", "=", projectId)
+      .where("id", "=", pipelineId)
+      .executeTakeFirst();
+    if (!pipeline) throw notFound("pipeline");
+  }
+
   private async checkBaseUrl(url: string): Promise<string> {
     let parsed: URL;
     try {
@@ -289,6 +306,7 @@ export class Channels {
       status: row.status,
       waha: { baseUrl: row.waha_base_url, session: row.waha_session },
       sessionTimeoutMinutes: row.session_timeout_minutes,
+      pipelineId: row.pipeline_id,
       allowGroups: row.allow_groups,
       inboundUrl: this.inboundUrlOf(row.inbound_id),
       createdAt: row.created_at.toISOString(),

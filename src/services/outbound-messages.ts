@@ -7,6 +7,7 @@ import type { Channels } from "./channels.ts";
 import type { Conversations } from "./conversations.ts";
 import { messageSnapshot, toMessage, type Message, type MessageRow } from "./messages.ts";
 import { pacingDelay, type Pacing, type SendOutcome } from "./send-pacing.ts";
+import { resolveSessionTimeout } from "./session-timeout.ts";
 import { validateContent } from "./validate-outgoing-message.ts";
 import type { UnitOfWork, UnitOfWorkContext } from "./unit-of-work.ts";
 import type { OutboundUrlGuard, OutgoingMessage, WhatsAppGateway } from "./whatsapp-gateway.ts";
@@ -46,7 +47,6 @@ export class OutboundMessages {
       mediaGuard: OutboundUrlGuard;
       enqueue: EnqueueSend;
       pacing: Pacing;
-      defaultTimeoutMinutes: (projectId: string, trx: Transaction<DB>) => Promise<number>;
     },
   ) {}
 
@@ -81,9 +81,7 @@ export class OutboundMessages {
     if (input.replyToId && !replyTo) throw notFound("message", "REPLY_TO_NOT_FOUND");
     return this.deps.uow.run(async (context) => {
       const now = new Date();
-      const timeoutMinutes =
-        channel.session_timeout_minutes ??
-        (await this.deps.defaultTimeoutMinutes(projectId, context.trx));
+      const timeoutMinutes = await resolveSessionTimeout(context.trx, channel);
       const sessionId = await this.deps.conversations.recordActivity(context, {
         projectId,
         contactId: contact.id,

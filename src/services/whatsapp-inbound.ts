@@ -16,6 +16,7 @@ import { uuidv7 } from "../platform/ids.ts";
 import type { ChannelRow, Channels } from "./channels.ts";
 import type { Conversations } from "./conversations.ts";
 import { messageSnapshot } from "./messages.ts";
+import { resolveSessionTimeout } from "./session-timeout.ts";
 import type { UnitOfWork, UnitOfWorkContext } from "./unit-of-work.ts";
 import { adoptEcho, applyAck, applyEarlyAcks, updateMessage } from "./message-updates.ts";
 import { resolveWhatsAppContact } from "./whatsapp-contacts.ts";
@@ -37,7 +38,6 @@ export class WhatsAppInbound {
       channels: Channels;
       conversations: Conversations;
       enqueue: EnqueueInbound;
-      defaultTimeoutMinutes: (projectId: string, trx: Transaction<DB>) => Promise<number>;
     },
   ) {}
 
@@ -192,9 +192,7 @@ export class WhatsAppInbound {
     if (message.fromMe && (await adoptEcho(context, channel, contactId, message))) {
       return "outbound send confirmed by its echo";
     }
-    const timeoutMinutes =
-      channel.session_timeout_minutes ??
-      (await this.deps.defaultTimeoutMinutes(channel.project_id, trx));
+    const timeoutMinutes = await resolveSessionTimeout(trx, channel);
     const direction = message.fromMe ? "outbound" : "inbound";
     const sessionId = await this.deps.conversations.recordActivity(context, {
       projectId: channel.project_id,

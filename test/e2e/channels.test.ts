@@ -49,6 +49,7 @@ const CHANNEL_KEYS = [
   "id",
   "inboundUrl",
   "name",
+  "pipelineId",
   "sessionTimeoutMinutes",
   "status",
   "type",

@@ -15,7 +15,8 @@ import {
 /**
  * Conversation sessions end to end: started by inbound messages, extended by activity,
  * ended by their durable timeout job (driven here with a fake "now"), by a real delayed
- * job, or by hand; timeout resolution (channel over project default); first response.
+ * job, or by hand; timeout resolution (pipeline over channel over project default); first
+ * response.
  */
 
 const SESSION = "acme-main";
@@ -183,6 +184,59 @@ describe("timeout resolution", () => {
       settings: { defaultSessionTimeoutMinutes: 30 },
     });
     expect(restored.status).toBe(200);
+  });
+
+  it("resolves pipeline > channel > project default (5, then 20, then 30)", async () => {
+    const project = await h.api.patch("/v1/project", {
+      settings: { defaultSessionTimeoutMinutes: 30 },
+    });
+    expect(project.status).toBe(200);
+    const pipeline = await h.api.post("/v1/pipelines", { name: "Sales", sessionTimeoutMinutes: 5 });
+    expect(pipeline.status, JSON.stringify(pipeline.body)).toBe(201);
+    const piped = await createChannel(h.api, waha, SESSION, {
+      sessionTimeoutMinutes: 20,
+      pipelineId: pipeline.body.id,
+    });
+    expect(piped).toMatchObject({ sessionTimeoutMinutes: 20, pipelineId: pipeline.body.id });
+    const timeoutOfNewSession = async () => {
+      const wid = newWid();
+      await inbound(piped, wid);
+      const [session] = await sessionsOf((await contactOf(wid)).id);
+      return session.timeoutMinutes;
+    };
+
+    expect(await timeoutOfNewSession()).toBe(5);
+    const cleared = await h.api.patch(`/v1/pipelines/${pipeline.body.id}`, {
+      sessionTimeoutMinutes: null,
+    });
+    expect(cleared.status, JSON.stringify(cleared.body)).toBe(200);
+    expect(await timeoutOfNewSession()).toBe(20);
+    const unset = await h.api.patch(`/v1/channels/${piped.id}`, { sessionTimeoutMinutes: null });
+    expect(unset.body).toMatchObject({ sessionTimeoutMinutes: null, pipelineId: pipeline.body.id });
+    expect(await timeoutOfNewSession()).toBe(30);
+
+    // pipelineId must name a pipeline of the same project; null detaches it.
+    const created = await client(h.app, ADMIN_TOKEN).post("/v1/projects", { name: "Pipes" });
+    const foreign = await client(h.app, created.body.apiKey).post("/v1/pipelines", { name: "X" });
+    expect(foreign.status).toBe(201);
+    expectError(
+      await h.api.patch(`/v1/channels/${piped.id}`, { pipelineId: foreign.body.id }),
+      404,
+      "PIPELINE_NOT_FOUND",
+    );
+    expectError(
+      await h.api.post("/v1/channels", {
+        name: "Foreign pipeline",
+        type: "waha",
+        waha: { baseUrl: waha.baseUrl, apiKey: waha.apiKey, session: SESSION },
+        pipelineId: foreign.body.id,
+      }),
+      404,
+      "PIPELINE_NOT_FOUND",
+    );
+    const detached = await h.api.patch(`/v1/channels/${piped.id}`, { pipelineId: null });
+    expect(detached.status).toBe(200);
+    expect(detached.body.pipelineId).toBeNull();
   });
 
   it("one contact has one active session per channel", async () => {

@@ -96,6 +96,7 @@ export interface CreatedChannel {
   inboundPath: string;
   waha: { baseUrl: string; session: string };
   sessionTimeoutMinutes: number | null;
+  pipelineId: string | null;
   allowGroups: boolean;
 }
 

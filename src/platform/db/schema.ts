@@ -105,6 +105,7 @@ export interface ChannelsTable {
   inbound_id: string;
   inbound_secret_enc: string;
   session_timeout_minutes: number | null;
+  pipeline_id: ColumnType<string | null, string | null | undefined, string | null>;
   allow_groups: ColumnType<boolean, boolean | undefined, boolean>;
   last_send_at: Timestamp | null;
   status_changed_at: Timestamp | null;
@@ -188,6 +189,28 @@ export interface PendingAcksTable {
   received_at: CreatedAt;
 }
 
+export interface PipelinesTable {
+  id: string;
+  project_id: string;
+  name: string;
+  session_timeout_minutes: number | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export type PipelineStatusType = "open" | "won" | "lost";
+
+export interface PipelineStatusesTable {
+  id: string;
+  project_id: string;
+  pipeline_id: string;
+  name: string;
+  type: PipelineStatusType;
+  color: string | null;
+  position: number;
+  created_at: CreatedAt;
+}
+
 export interface MigrationsTable {
   name: string;
   applied_at: CreatedAt;
@@ -208,4 +231,6 @@ export interface DB {
   conversation_sessions: ConversationSessionsTable;
   messages: MessagesTable;
   pending_acks: PendingAcksTable;
+  pipelines: PipelinesTable;
+  pipeline_statuses: PipelineStatusesTable;
 }

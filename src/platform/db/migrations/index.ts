@@ -2,6 +2,7 @@ import type { Migration } from "../migrate.ts";
 import { foundation } from "./0001-foundation.ts";
 import { events } from "./0002-events.ts";
 import { whatsapp } from "./0003-whatsapp.ts";
+import { pipelines } from "./0004-pipelines.ts";
 
 /** Every migration in order. Append only: an applied migration is never edited. */
-export const migrations: Migration[] = [foundation, events, whatsapp];
+export const migrations: Migration[] = [foundation, events, whatsapp, pipelines];
