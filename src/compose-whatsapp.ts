@@ -109,8 +109,9 @@ export function composeWhatsApp({
     uow,
     channels,
     conversations,
-    enqueue: async (trx, inboundEventId) => {
-      await jobs.enqueue(whatsapp.processInbound, { inboundEventId }, { db: trx });
+    enqueue: async (context, inboundEventId) => {
+      await jobs.enqueue(whatsapp.processInbound, { inboundEventId }, { db: context.trx });
+      context.afterCommit(() => jobs.wake(whatsapp.processInbound.name));
     },
   });
   const outbound = new OutboundMessages({

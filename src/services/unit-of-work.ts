@@ -14,6 +14,8 @@ import { uuidv7 } from "../platform/ids.ts";
 export interface UnitOfWorkContext {
   trx: Transaction<DB>;
   /** Records an event that commits (or not) with this transaction's state changes. */
+  /** Runs `fn` after the transaction commits (e.g. wake a job worker); never on rollback. */
+  afterCommit(fn: () => void): void;
   emit<T extends EventType>(
     type: T,
     event: { projectId: string; aggregateId: string; data: EventData<T> },
@@ -36,9 +38,11 @@ export class UnitOfWork {
     db: Queryable = this.db,
   ): Promise<R> {
     const events: DomainEvent[] = [];
+    const committed: (() => void)[] = [];
     const result = await withTransaction(db, async (trx) => {
       const value = await fn({
         trx,
+        afterCommit: (callback) => committed.push(callback),
         emit: (type, { projectId, aggregateId, data }) => {
           const entry = EVENT_CATALOGUE[type];
           // A producer emitting data outside its schema is a bug: fail the transaction.
@@ -75,6 +79,7 @@ export class UnitOfWork {
       return value;
     });
     if (events.length > 0) this.afterCommit();
+    for (const callback of committed) callback();
     return result;
   }
 }

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely } from "kysely";
 import {
   statusFromAck,
   channelStatusFromSession,
@@ -21,7 +21,7 @@ import type { UnitOfWork, UnitOfWorkContext } from "./unit-of-work.ts";
 import { adoptEcho, applyAck, applyEarlyAcks, updateMessage } from "./message-updates.ts";
 import { resolveWhatsAppContact } from "./whatsapp-contacts.ts";
 
-export type EnqueueInbound = (trx: Transaction<DB>, inboundEventId: string) => Promise<void>;
+export type EnqueueInbound = (context: UnitOfWorkContext, inboundEventId: string) => Promise<void>;
 
 const invalid = (message: string) => new AppError("INVALID_EVENT", "validation", message);
 
@@ -64,7 +64,8 @@ export class WhatsAppInbound {
       typeof envelope.id === "string" && envelope.id
         ? envelope.id
         : `${envelope.event}:${String((envelope.payload as { id?: unknown }).id ?? "")}:${String(envelope.timestamp)}`;
-    return this.deps.uow.run(async ({ trx }) => {
+    return this.deps.uow.run(async (context) => {
+      const { trx } = context;
       const id = uuidv7();
       const inserted = await trx
         .insertInto("inbound_events")
@@ -80,7 +81,7 @@ export class WhatsAppInbound {
         .returning("id")
         .executeTakeFirst();
       if (!inserted) return { duplicate: true };
-      await this.deps.enqueue(trx, id);
+      await this.deps.enqueue(context, id);
       return { duplicate: false };
     });
   }

@@ -374,6 +374,19 @@ describe("fixtures", () => {
   });
 
   it("session.status samples move the channel status (WORKING -> active, FAILED -> failed)", async () => {
+    // Status events are ordered by their own time, and the WORKING sample is dated one
+    // second before "now": let time pass since the channel's last status change, as
+    // it would between real events, so the sample is not (rightly) ignored as stale.
+    const row = await h.app.deps.database.db
+      .selectFrom("channels")
+      .select("status_changed_at")
+      .where("id", "=", channel.id)
+      .executeTakeFirstOrThrow();
+    const since = row.status_changed_at?.getTime() ?? 0;
+    // (fixture() works in whole seconds, so two seconds make the sample strictly newer)
+    await waitFor(async () => Date.now() > since + 2_100, 5_000, {
+      what: "two seconds after the last status",
+    });
     const working = fixture("session-status-working", Date.now());
     const failed = fixture("session-status-failed", Date.now());
     expect(failed.timestamp).toBeGreaterThan(working.timestamp);

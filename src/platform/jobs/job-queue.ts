@@ -29,6 +29,7 @@ export const deadLetterQueueOf = (name: string) => `${name}${DEAD_LETTER_SUFFIX}
 export class JobQueue {
   private readonly boss: PgBoss;
   private readonly definitions = new Map<string, JobDefinition>();
+  private readonly workers = new Map<string, string[]>();
   private started = false;
 
   constructor(private readonly options: JobQueueOptions) {
@@ -65,8 +66,9 @@ export class JobQueue {
   async start(): Promise<void> {
     await this.migrate();
     for (const definition of this.definitions.values()) {
+      const workers: string[] = [];
       for (let i = 0; i < (definition.concurrency ?? 1); i++) {
-        await this.boss.work(
+        const workerId: string = await this.boss.work(
           definition.name,
           {
             batchSize: 1,
@@ -74,10 +76,21 @@ export class JobQueue {
             pollingIntervalSeconds: this.options.pollIntervalSeconds,
           },
           async ([job]) => {
-            if (job) await this.run(definition, job as PgBoss.JobWithMetadata);
+            if (!job) return;
+            try {
+              await this.run(definition, job as PgBoss.JobWithMetadata);
+            } finally {
+              // pg-boss 10 sleeps a full poll interval after every fetch, even one that
+              // found work, which capped a queue at (workers / interval) jobs per second.
+              // A worker that just did a job fetches again at once; only an empty fetch
+              // sleeps.
+              this.boss.notifyWorker(workerId);
+            }
           },
         );
+        workers.push(workerId);
       }
+      this.workers.set(definition.name, workers);
     }
     this.started = true;
   }
@@ -108,6 +121,8 @@ export class JobQueue {
       ...(options.db === undefined ? {} : { db: executorFor(options.db) as PgBoss.Db }),
     });
     if (id === null) return ""; // a singleton already queued: the existing job covers it
+    // Visible now (no transaction to wait for): let an idle worker of this process take it.
+    if (options.db === undefined && options.startAfter === undefined) this.wake(definition.name);
     return id;
   }
 
@@ -120,7 +135,15 @@ export class JobQueue {
     if (items.length === 0) return;
     const jobs = items.map((data) => ({ name: definition.name, data: data as object }));
     if (options.db) await this.boss.insert(jobs, { db: executorFor(options.db) as PgBoss.Db });
-    else await this.boss.insert(jobs);
+    else {
+      await this.boss.insert(jobs);
+      this.wake(definition.name);
+    }
+  }
+
+  /** Wakes this process's idle workers of a queue so new work does not wait for a poll. */
+  wake(name: string): void {
+    for (const id of this.workers.get(name) ?? []) this.boss.notifyWorker(id);
   }
 
   async getJob(name: string, id: string) {
