@@ -1,19 +1,36 @@
 import { cpus, loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
-import { PGlite } from "@electric-sql/pglite";
 import { openPgliteDatabase } from "../src/platform/db/pglite-database.ts";
 import { createBenchDatabase, startBenchApp } from "./bench-app.ts";
+import {
+  EVENTS_LEGEND,
+  eventsJson,
+  formatEventsTable,
+  runEventsSuite,
+  type EventsReport,
+} from "./events-bench.ts";
+import {
+  INBOUND_LEGEND,
+  formatInboundTable,
+  inboundJson,
+  runInboundSuite,
+  type InboundRow,
+} from "./inbound-bench.ts";
 import type { LoadPlan } from "./load.ts";
 import { measureBackend } from "./measure-backend.ts";
+import { closePgliteTemplate, pgliteTemplate } from "./pglite-template.ts";
 import { openRawPglite, openRawPostgres } from "./raw-driver.ts";
 import { formatTable, toJsonLine, type ResultRow } from "./report.ts";
 import { readSettings } from "./settings.ts";
+import { describeJobStats, type SuiteContext } from "./suite-app.ts";
 
 /**
  * Contacts throughput and latency through the HTTP layer (in-process inject and a real
  * loopback socket), each divided by the raw driver's rate for the same kind of statement
  * measured in the same run on the same backend. PGlite always; PostgreSQL when
  * DATABASE_URL is set, in a database of its own that is dropped at the end.
+ * Then domain events (events-bench.ts) and WhatsApp inbound (inbound-bench.ts);
+ * BENCH_SUITES picks the parts.
  */
 const settings = readSettings(process.env);
 const interrupted = new AbortController();
@@ -38,11 +55,11 @@ const planFor = (concurrency: number): LoadPlan => ({
 async function benchPglite(): Promise<ResultRow[]> {
   progress("pglite: starting two fresh in-memory instances (baseline, app)");
   const started = performance.now();
-  const pglite = await PGlite.create();
-  // The app's instance starts from a copy of this untouched cluster: loading a dump takes
+  // The app's instance starts from a copy of an untouched cluster: loading a dump takes
   // about a second, a second initdb in WASM four or more.
-  const pristine = await pglite.dumpDataDir("none");
-  const raw = await openRawPglite(pglite);
+  const template = await pgliteTemplate();
+  const pristine = template.dump;
+  const raw = await openRawPglite(await template.instance());
   try {
     const database = await openPgliteDatabase({ loadDataDir: pristine });
     const bench = await startBenchApp(settings.appLogLevel, {}, database);
@@ -89,24 +106,68 @@ const loadAverage = () =>
     .map((n) => n.toFixed(2))
     .join(" ");
 
-function printResults(rows: ResultRow[], totalSeconds: number) {
+interface Results {
+  contacts?: ResultRow[];
+  events?: EventsReport;
+  inbound?: InboundRow[];
+}
+
+function printResults(results: Results, totalSeconds: number) {
   const cores = cpus();
+  const rows = results.contacts ?? [];
   console.log(`load average at end: ${loadAverage()}`);
-  console.log("");
-  console.log(formatTable(rows));
-  console.log("");
-  console.log(
-    "raw driver = one autocommit statement per call on the app's schema " +
-      "(insert ... returning *; select * where id = $1)",
-  );
-  console.log("create = POST /v1/contacts, get = GET /v1/contacts/:id");
-  console.log(
-    "inject = app.server.inject in-process; socket = undici Pool over 127.0.0.1 from a worker thread",
-  );
-  console.log("vs raw = req/s over the raw driver's rate for insert (create) or select (get)");
-  if (rows.some((r) => r.backend === "postgres")) {
+  if (results.contacts) {
+    console.log("");
+    console.log("== contacts ==");
+    console.log(formatTable(rows));
+    console.log("");
     console.log(
-      `PostgreSQL pool size ${settings.poolMax ?? "10 (app default)"} for the app and the raw pg.Pool`,
+      "raw driver = one autocommit statement per call on the app's schema " +
+        "(insert ... returning *; select * where id = $1)",
+    );
+    console.log("create = POST /v1/contacts, get = GET /v1/contacts/:id");
+    console.log(
+      "inject = app.server.inject in-process; socket = undici Pool over 127.0.0.1 from a worker thread",
+    );
+    console.log("vs raw = req/s over the raw driver's rate for insert (create) or select (get)");
+  }
+  if (results.events) {
+    console.log("");
+    console.log(
+      `== events (producer: ${settings.events.producer === "contacts" ? "contacts.create" : "UnitOfWork outbox write"}, ` +
+        `goal p95 < 15 ms at 1,000 events/s on RabbitMQ) ==`,
+    );
+    console.log(formatEventsTable(results.events.rows));
+    console.log("");
+    for (const line of EVENTS_LEGEND) console.log(line);
+    for (const row of results.events.rows) {
+      const where = `events ${row.backend} ${row.bus} ${row.measurement}`;
+      if (row.note) console.log(`${where}: ${row.note}`);
+      if (row.errors > 0) console.log(`ERRORS ${where}: ${row.errors}, first: ${row.firstError}`);
+    }
+    for (const note of results.events.notes) console.log(`SKIPPED ${note}`);
+  }
+  if (results.inbound) {
+    console.log("");
+    console.log(
+      "== inbound (goal on PostgreSQL: >= 1,000 messages/s processed, accept p99 < 10 ms at 500 req/s) ==",
+    );
+    console.log(formatInboundTable(results.inbound));
+    console.log("");
+    for (const line of INBOUND_LEGEND) console.log(line);
+    for (const row of results.inbound) {
+      const where = `inbound ${row.backend} ${row.measurement}`;
+      if (row.jobStats || row.note) {
+        const jobs = row.jobStats ? describeJobStats(row.jobStats) : "";
+        console.log(`${where}: ${[row.note, jobs].filter(Boolean).join("; ")}`);
+      }
+      if (row.errors > 0) console.log(`ERRORS ${where}: ${row.errors}, first: ${row.firstError}`);
+    }
+  }
+  console.log("");
+  if (settings.databaseUrl) {
+    console.log(
+      `PostgreSQL pool size ${settings.poolMax ?? "10 (app default)"} for the apps and the raw pg.Pool`,
     );
   }
   for (const row of rows) {
@@ -120,17 +181,54 @@ function printResults(rows: ResultRow[], totalSeconds: number) {
     cpus: cores.length,
     warmupMs: settings.warmupMs,
     durationMs: settings.durationMs,
+    suites: settings.suites,
     totalSeconds,
     loadAverageAtEnd: loadavg().map((n) => Math.round(n * 100) / 100),
   };
-  console.log(toJsonLine(meta, rows));
+  const line = JSON.parse(toJsonLine(meta, rows)) as Record<string, unknown>;
+  console.log(
+    JSON.stringify({
+      ...line,
+      ...(results.events
+        ? {
+            events: {
+              producer: settings.events.producer,
+              ratePerSecond: settings.events.ratePerSecond,
+              burst: settings.events.burst,
+              drainTimeoutMs: settings.drainTimeoutMs,
+              results: eventsJson(results.events),
+            },
+          }
+        : {}),
+      ...(results.inbound
+        ? {
+            inbound: {
+              ratePerSecond: settings.inbound.ratePerSecond,
+              contacts: settings.inbound.contacts,
+              drainTimeoutMs: settings.drainTimeoutMs,
+              results: inboundJson(results.inbound),
+            },
+          }
+        : {}),
+    }),
+  );
+}
+
+/** Errors or empty measurements fail the run; slow deliveries (timeouts) are results. */
+function failed(results: Results): boolean {
+  return (
+    (results.contacts ?? []).some((r) => r.errors > 0 || r.requests === 0) ||
+    (results.events?.rows ?? []).some((r) => !r.skipped && (r.errors > 0 || r.events === 0)) ||
+    (results.inbound ?? []).some((r) => r.errors > 0 || r.requests === 0)
+  );
 }
 
 async function main() {
   const started = Date.now();
   const cores = cpus();
   console.log(
-    `Ventros contacts benchmark: node ${process.version}, ${cores.length} x ${cores[0]?.model ?? "?"}`,
+    `Ventros benchmark (${settings.suites.join(", ")}): node ${process.version}, ` +
+      `${cores.length} x ${cores[0]?.model ?? "?"}`,
   );
   // Other work on the machine skews every figure; the load average shows whether it did.
   console.log(`load average at start: ${loadAverage()}`);
@@ -139,10 +237,25 @@ async function main() {
       `pglite ${settings.concurrency.pglite}, postgres ${settings.concurrency.postgres}` +
       (settings.databaseUrl ? "" : " (DATABASE_URL unset: PostgreSQL skipped)"),
   );
-  const rows = await benchPglite();
-  if (settings.databaseUrl) rows.push(...(await benchPostgres(settings.databaseUrl)));
-  printResults(rows, Math.round((Date.now() - started) / 100) / 10);
-  if (rows.some((r) => r.errors > 0 || r.requests === 0)) process.exitCode = 1;
+  if (settings.suites.some((s) => s !== "contacts")) {
+    console.log(
+      `events ${settings.events.ratePerSecond}/s paced, ${settings.events.burst} per max run; ` +
+        `inbound ${settings.inbound.ratePerSecond} req/s paced from ${settings.inbound.contacts} senders; ` +
+        `drain timeout ${settings.drainTimeoutMs} ms` +
+        (settings.amqpUrl ? "" : " (AMQP_URL unset: RabbitMQ skipped)"),
+    );
+  }
+  const context: SuiteContext = { settings, signal: interrupted.signal, progress };
+  const results: Results = {};
+  if (settings.suites.includes("contacts")) {
+    const rows = await benchPglite();
+    if (settings.databaseUrl) rows.push(...(await benchPostgres(settings.databaseUrl)));
+    results.contacts = rows;
+  }
+  if (settings.suites.includes("events")) results.events = await runEventsSuite(context);
+  if (settings.suites.includes("inbound")) results.inbound = await runInboundSuite(context);
+  printResults(results, Math.round((Date.now() - started) / 100) / 10);
+  if (failed(results)) process.exitCode = 1;
 }
 
 try {
@@ -150,4 +263,17 @@ try {
 } catch (error) {
   console.error(interrupted.signal.aborted ? "bench interrupted" : error);
   process.exitCode = interrupted.signal.aborted ? 130 : 1;
+} finally {
+  await closePgliteTemplate();
 }
+// Everything above is closed and awaited. If something still holds the process (seen: a
+// job worker of a stopped app whose fetch waits forever on its ended pool), name what is
+// open and exit instead of hanging; the figures above stand. The timer itself does not
+// keep the process alive.
+setTimeout(() => {
+  console.error(
+    `bench: the process is still held open 10 s after the end ` +
+      `(${process.getActiveResourcesInfo().join(", ")}); exiting`,
+  );
+  process.exit(process.exitCode ?? 0);
+}, 10_000).unref();

@@ -1,4 +1,4 @@
-/** The knobs, read once from the environment; defaults keep a full run near a minute. */
+/** The knobs, read once from the environment; defaults keep a full run near three minutes. */
 export interface BenchSettings {
   durationMs: number;
   warmupMs: number;
@@ -13,6 +13,42 @@ export interface BenchSettings {
   poolMax: string | undefined;
   /** The app's LOG_LEVEL: silent, unless BENCH_APP_LOG_LEVEL asks to see its errors. */
   appLogLevel: string;
+  /** BENCH_SUITES: which parts run, in this order (default all). */
+  suites: Suite[];
+  /** When set, the events suite measures RabbitMQ (raw amqplib and the app's bus) too. */
+  amqpUrl: string | undefined;
+  events: {
+    /** Paced production rate (BENCH_EVENTS_RATE, default 1000/s). */
+    ratePerSecond: number;
+    /** Events of the max-throughput runs (BENCH_EVENTS_BURST, default 2000). */
+    burst: number;
+    /** What makes the events: contacts.create (a domain change) or a bare outbox write. */
+    producer: EventProducerKind;
+  };
+  inbound: {
+    /** Paced POST rate (BENCH_INBOUND_RATE, default 500/s). */
+    ratePerSecond: number;
+    /** Distinct WhatsApp senders the messages come from (BENCH_INBOUND_CONTACTS). */
+    contacts: number;
+  };
+  /** How long to wait for deliveries / processing after producing ends. */
+  drainTimeoutMs: number;
+  /** Passed to the apps when set (the job workers' idle poll). */
+  jobsPollIntervalSeconds: string | undefined;
+}
+
+export const SUITES = ["contacts", "events", "inbound"] as const;
+export type Suite = (typeof SUITES)[number];
+export type EventProducerKind = "contacts" | "outbox";
+
+function suitesOf(raw: string | undefined): Suite[] {
+  if (raw === undefined || raw.trim() === "") return [...SUITES];
+  const names = raw.split(",").map((s) => s.trim().toLowerCase());
+  const unknown = names.filter((n) => !(SUITES as readonly string[]).includes(n));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new Error(`BENCH_SUITES takes a comma list of ${SUITES.join(", ")} (got ${raw})`);
+  }
+  return SUITES.filter((s) => names.includes(s));
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
@@ -23,6 +59,12 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new Error(`${name} must be an integer >= ${min} (got ${JSON.stringify(raw)})`);
   }
   return value;
+}
+
+function producerOf(raw: string | undefined): EventProducerKind {
+  if (raw === undefined || raw === "" || raw === "contacts") return "contacts";
+  if (raw === "outbox") return "outbox";
+  throw new Error(`BENCH_EVENTS_PRODUCER must be contacts or outbox (got ${JSON.stringify(raw)})`);
 }
 
 export function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
@@ -37,5 +79,18 @@ export function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
     databaseUrl: env["DATABASE_URL"] || undefined,
     poolMax: env["DATABASE_POOL_MAX"] || undefined,
     appLogLevel: env["BENCH_APP_LOG_LEVEL"] || "silent",
+    suites: suitesOf(env["BENCH_SUITES"]),
+    amqpUrl: env["AMQP_URL"] || undefined,
+    events: {
+      ratePerSecond: integer(env, "BENCH_EVENTS_RATE", 1000, 1),
+      burst: integer(env, "BENCH_EVENTS_BURST", 2000, 1),
+      producer: producerOf(env["BENCH_EVENTS_PRODUCER"]),
+    },
+    inbound: {
+      ratePerSecond: integer(env, "BENCH_INBOUND_RATE", 500, 1),
+      contacts: integer(env, "BENCH_INBOUND_CONTACTS", 300, 1),
+    },
+    drainTimeoutMs: integer(env, "BENCH_DRAIN_TIMEOUT_MS", 5000, 0),
+    jobsPollIntervalSeconds: env["JOBS_POLL_INTERVAL_SECONDS"] || undefined,
   };
 }
