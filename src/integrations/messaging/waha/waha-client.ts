@@ -1,6 +1,7 @@
 import type { HttpClient, HttpRequest } from "../../../platform/http-client/http-client.ts";
 import type { IntegrationPolicy } from "../../../platform/resilience/integration-policy.ts";
 import { IntegrationError } from "../../../platform/resilience/integration-error.ts";
+import { sendBody } from "./waha-send-body.ts";
 import type {
   GatewaySession,
   GatewayTarget,
@@ -216,50 +217,6 @@ export class WahaClient implements WhatsAppGateway {
   }
 }
 
-function sendBody(session: string, m: OutgoingMessage): Any {
-  const base: Any = {
-    session,
-    chatId: m.chatId,
-    ...(m.replyToExternalId ? { reply_to: m.replyToExternalId } : {}),
-  };
-  const file = m.media
-    ? {
-        url: m.media.url,
-        // WAHA requires a mimetype; ours is optional, so infer it when the client gave none.
-        mimetype: m.media.mimetype ?? guessMimetype(m.type, m.media.filename ?? m.media.url ?? ""),
-        filename: m.media.filename ?? undefined,
-      }
-    : undefined;
-  switch (m.type) {
-    case "text":
-      return { ...base, text: m.text };
-    case "image":
-    case "video":
-      return {
-        ...base,
-        file,
-        caption: m.text ?? undefined,
-        ...(m.type === "video" ? { convert: true } : {}),
-      };
-    case "voice":
-      return { ...base, file, convert: true };
-    case "audio":
-    case "document":
-      return { ...base, file, caption: m.text ?? undefined };
-    case "location":
-      return {
-        ...base,
-        latitude: m.location?.latitude,
-        longitude: m.location?.longitude,
-        title: m.location?.name ?? undefined,
-      };
-    case "contact":
-      return { ...base, contacts: [{ vcard: m.vcard }] };
-    default:
-      return base;
-  }
-}
-
 const enc = encodeURIComponent;
 const malformed = (
   target: GatewayTarget,
@@ -276,35 +233,3 @@ const malformed = (
       operation,
     },
   );
-
-const BY_EXTENSION: Record<string, string> = {
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  png: "image/png",
-  webp: "image/webp",
-  gif: "image/gif",
-  mp4: "video/mp4",
-  "3gp": "video/3gpp",
-  mp3: "audio/mpeg",
-  ogg: "audio/ogg",
-  oga: "audio/ogg",
-  opus: "audio/ogg; codecs=opus",
-  m4a: "audio/mp4",
-  pdf: "application/pdf",
-  txt: "text/plain",
-  csv: "text/csv",
-  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-};
-const BY_TYPE: Record<string, string> = {
-  image: "image/jpeg",
-  video: "video/mp4",
-  voice: "audio/ogg; codecs=opus",
-  audio: "audio/mpeg",
-  document: "application/octet-stream",
-};
-
-export function guessMimetype(type: string, nameOrUrl: string): string {
-  const extension = /\.([a-z0-9]{1,5})(?:[?#].*)?$/i.exec(nameOrUrl)?.[1]?.toLowerCase();
-  return (extension && BY_EXTENSION[extension]) || BY_TYPE[type] || "application/octet-stream";
-}
