@@ -184,7 +184,10 @@ export class Contacts {
       query = query.where("created_at", "<", new Date(filters.createdBefore));
     if (filters.q) {
       const pattern = `%${filters.q.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      const digits = filters.q.replace(/\D/g, "");
+      // Phone matching only for a phone-like query ("+55 (11) 9888"): the digits of a word
+      // such as "ana2024x" are not a phone number and made unrelated contacts match.
+      const phoneLike = /^[+\d\s().-]+$/.test(filters.q.trim());
+      const digits = phoneLike ? filters.q.replace(/\D/g, "") : "";
       query = query.where((eb) =>
         eb.or([
           eb("name", "ilike", pattern),

@@ -662,3 +662,20 @@ describe("DELETE with an empty JSON body", () => {
     expect((await api.get(`/v1/contacts/${created.body.id}`)).status).toBe(404);
   });
 });
+
+describe("q and phone digits", () => {
+  it("matches phones only for a phone-like query, never the digits inside a word", async () => {
+    const eva = await api.post("/v1/contacts", {
+      name: "Eva Phone Digits",
+      phone: "5531922229876",
+    });
+    expect(eva.status).toBe(201);
+    const ids = async (q: string) =>
+      (await api.get(`/v1/contacts?q=${encodeURIComponent(q)}&limit=200`)).body.data.map(
+        (c: any) => c.id,
+      );
+    expect(await ids("9876")).toContain(eva.body.id);
+    expect(await ids("+55 31 92222-9876")).toContain(eva.body.id);
+    expect(await ids("abc9876xyz")).not.toContain(eva.body.id);
+  });
+});
