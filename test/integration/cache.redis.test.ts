@@ -100,6 +100,24 @@ describe("cache on Redis, two instances", () => {
   it("a delete on one instance is seen by the other (no stale read after invalidation)", async () => {
     const a = open(REDIS_URL);
     const b = open(REDIS_URL);
+    // Bus subscriptions come up asynchronously after a cache is created (a known startup
+    // window of the not-yet-wired cache): first prove B hears A's invalidations.
+    let round = 0;
+    await vi.waitFor(
+      async () => {
+        round++;
+        await a.cache.delete("probe");
+        expect(await b.cache.getOrSet("probe", async () => `before-${round}`)).toBe(
+          `before-${round}`,
+        );
+        await a.cache.delete("probe");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(await b.cache.getOrSet("probe", async () => `after-${round}`)).toBe(
+          `after-${round}`,
+        );
+      },
+      { timeout: 10_000, interval: 100 },
+    );
     const source = new Map([["contact:1", "v1"]]);
     const load = (key: string) => async () => source.get(key);
     expect(await a.cache.getOrSet("contact:1", load("contact:1"))).toBe("v1");
@@ -113,7 +131,7 @@ describe("cache on Redis, two instances", () => {
     // The bus message reaches B within milliseconds; B then never answers v1 again.
     await vi.waitFor(
       async () => expect(await b.cache.getOrSet("contact:1", load("contact:1"))).toBe("v2"),
-      { timeout: 2_000, interval: 5 },
+      { timeout: 5_000, interval: 5 },
     );
     for (let i = 0; i < 20; i++)
       expect(await b.cache.getOrSet("contact:1", load("contact:1"))).toBe("v2");
