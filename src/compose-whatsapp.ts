@@ -143,6 +143,7 @@ export function composeWhatsApp({
   });
 
   return {
+    box,
     channels,
     conversations,
     messages,

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config.ts";
+import { composeWebhooks } from "./compose-webhooks.ts";
 import { composeWhatsApp } from "./compose-whatsapp.ts";
 import { buildServer } from "./http/build-server.ts";
 import type { ReadinessCheck } from "./http/routes/operations-routes.ts";
@@ -26,6 +27,10 @@ import { Projects } from "./services/projects.ts";
 import { UnitOfWork } from "./services/unit-of-work.ts";
 import type { WahaClient } from "./integrations/messaging/waha/waha-client.ts";
 import { IntegrationRegistry } from "./platform/resilience/integration-registry.ts";
+import type { Resolver } from "./platform/http-client/ssrf-guard.ts";
+import type { WebhookDeliveries } from "./services/webhook-deliveries.ts";
+import type { WebhookDispatcher } from "./services/webhook-dispatcher.ts";
+import type { WebhookEndpoints } from "./services/webhook-endpoints.ts";
 import type { Channels } from "./services/channels.ts";
 import type { Conversations } from "./services/conversations.ts";
 import type { Messages } from "./services/messages.ts";
@@ -42,6 +47,10 @@ export interface ComposeOptions {
   consumers?: EventConsumer[];
   /** Keep the outbox relay stopped (tests that simulate a crash before publishing). */
   relay?: boolean;
+  /** DNS for outbound URL checks (tests inject names that resolve anywhere). */
+  resolver?: Resolver;
+  /** Epoch ms now; tests drive the webhook retry schedule with a fake clock. */
+  clock?: () => number;
 }
 
 export interface App {
@@ -68,6 +77,9 @@ export interface App {
     outbound: OutboundMessages;
     inbound: WhatsAppInbound;
     gateway: WahaClient;
+    webhookEndpoints: WebhookEndpoints;
+    webhookDeliveries: WebhookDeliveries;
+    webhookDispatcher: WebhookDispatcher;
   };
   server: FastifyInstance;
   /** Migrates, bootstraps on an empty database, starts the bus, relay and job workers. */
@@ -107,7 +119,18 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   const whatsapp = composeWhatsApp({ config, db, uow, logger, metrics, integrations, jobs });
   const { channels, conversations, messages, media, inbound, outbound, gateway } = whatsapp;
   jobs.register(whatsapp.jobDefinitions);
-  const consumers = [timeline.consumer, ...(options.consumers ?? [])];
+  const webhooks = composeWebhooks({
+    config,
+    db,
+    uow,
+    box: whatsapp.box,
+    logger,
+    metrics,
+    integrations,
+    ...(options.resolver ? { resolver: options.resolver } : {}),
+    ...(options.clock ? { now: options.clock } : {}),
+  });
+  const consumers = [timeline.consumer, webhooks.consumer, ...(options.consumers ?? [])];
   let bus: EventBus;
   if (config.AMQP_URL) {
     bus = new RabbitMqBus(
@@ -179,6 +202,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     stream: { bus, history, heartbeatMs: config.EVENT_STREAM_HEARTBEAT_MS },
     readiness,
     whatsapp: { channels, conversations, messages, outbound, inbound, media },
+    webhooks: { endpoints: webhooks.endpoints, deliveries: webhooks.deliveries },
     integrations,
   });
 
@@ -207,6 +231,9 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       outbound,
       inbound,
       gateway,
+      webhookEndpoints: webhooks.endpoints,
+      webhookDeliveries: webhooks.deliveries,
+      webhookDispatcher: webhooks.dispatcher,
     },
     server,
     async start() {
@@ -221,11 +248,16 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       for (const job of jobDefinitions.recurring) await jobs.enqueue(job, {});
       await bus.start();
       if (options.relay !== false) relay.start();
+      webhooks.dispatcher.start();
     },
     stop() {
       stopping ??= (async () => {
         await server.close();
         await relay.stop().catch((error) => logger.warn({ err: error }, "relay stop failed"));
+        await webhooks.dispatcher
+          .stop(config.SHUTDOWN_TIMEOUT_MS)
+          .catch((error) => logger.warn({ err: error }, "webhook dispatcher stop failed"));
+        await webhooks.http.close().catch(() => undefined);
         await bus.stop().catch((error) => logger.warn({ err: error }, "bus stop failed"));
         await jobs
           .stop(config.SHUTDOWN_TIMEOUT_MS)

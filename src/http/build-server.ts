@@ -32,6 +32,7 @@ import { integrationRoutes } from "./routes/integration-routes.ts";
 import type { EventStreamDependencies } from "./routes/event-stream.ts";
 import { operationsRoutes, type ReadinessCheck } from "./routes/operations-routes.ts";
 import { pipelineRoutes } from "./routes/pipeline-routes.ts";
+import { webhookRoutes, type WebhookRouteDependencies } from "./routes/webhook-routes.ts";
 import { projectRoutes } from "./routes/project-routes.ts";
 import { ErrorResponse } from "./schemas/common.ts";
 import { validatorCompiler } from "./validation.ts";
@@ -58,6 +59,7 @@ export interface HttpDependencies {
     inbound: WhatsAppInbound;
     media: MediaDownloads;
   };
+  webhooks: WebhookRouteDependencies;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -172,5 +174,6 @@ export async function buildServer(deps: HttpDependencies): Promise<FastifyInstan
     bodyLimit: config.INBOUND_BODY_LIMIT_BYTES,
   });
   integrationRoutes(app, deps.integrations);
+  webhookRoutes(app, deps.webhooks);
   return app;
 }

@@ -20,8 +20,8 @@ export interface TestAppOptions {
    * outage tests). The test still creates and drops its database directly.
    */
   databaseUrlVia?: (url: string) => string;
-  /** Extra composition options: test consumers, the outbox relay kept stopped. */
-  compose?: Pick<ComposeOptions, "consumers" | "relay">;
+  /** Extra composition options: test consumers, the relay kept stopped, DNS, a clock. */
+  compose?: Pick<ComposeOptions, "consumers" | "relay" | "resolver" | "clock">;
   /**
    * A second instance on another test app's database (same project and admin key). It is
    * neither closed nor dropped by this app: close it before the app it shares with.

@@ -206,6 +206,24 @@ export const EVENT_CATALOGUE = {
       change: "reaction" as const,
     },
   }),
+  "webhook_endpoint.disabled": entry({
+    version: 1,
+    aggregate: "webhook_endpoint",
+    description:
+      "A webhook endpoint was disabled: it answered 410 Gone, or every attempt failed for the configured period. Its pending deliveries are marked failed; enable it and recover them.",
+    schema: Type.Object({
+      endpointId: Type.String(),
+      url: Type.String(),
+      reason: Type.Enum(["gone", "failing"]),
+      failingSince: Type.Union([Type.String(), Type.Null()]),
+    }),
+    example: {
+      endpointId: "01939d6e-7a1c-7b7e-9c41-6f0e7b1d2a20",
+      url: "https://hooks.example.com/ventros",
+      reason: "failing" as const,
+      failingSince: "2026-12-01T08:00:00.000Z",
+    },
+  }),
 } as const;
 
 export type EventType = keyof typeof EVENT_CATALOGUE;

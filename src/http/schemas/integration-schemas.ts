@@ -11,7 +11,9 @@ const PolicySettings = Type.Object(
         maxAttempts: Type.Integer({ description: "attempts including the first" }),
         baseDelayMs: Ms("first retry delay, doubled per retry"),
         maxDelayMs: Ms("cap of a retry delay and of an honoured Retry-After"),
-        jitter: Type.Enum(["full", "decorrelated", "none"]),
+        jitter: Type.Enum(["full", "decorrelated", "proportional", "none"]),
+        jitterRatio: Type.Optional(Type.Number()),
+        scheduleMs: Type.Optional(Type.Array(Type.Integer(), { description: "fixed delays" })),
       }),
     ),
     breaker: Nullable(

@@ -13,15 +13,17 @@ export async function consumeEvent(
   consumer: EventConsumer,
   event: DomainEvent,
 ): Promise<"applied" | "duplicate"> {
-  return withTransaction(db, async (trx) => {
+  const outcome = await withTransaction(db, async (trx) => {
     const fresh = await trx
       .insertInto("consumed_events")
       .values({ consumer: consumer.name, event_id: event.id })
       .onConflict((oc) => oc.columns(["consumer", "event_id"]).doNothing())
       .returning("event_id")
       .executeTakeFirst();
-    if (!fresh) return "duplicate";
+    if (!fresh) return "duplicate" as const;
     await consumer.handle(event, trx);
-    return "applied";
+    return "applied" as const;
   });
+  if (outcome === "applied") consumer.afterCommit?.(event);
+  return outcome;
 }

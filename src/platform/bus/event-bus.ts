@@ -13,6 +13,8 @@ export interface EventConsumer {
   /** Deliveries before the event is dead-lettered for this consumer (default 5). */
   maxAttempts?: number;
   handle(event: DomainEvent, trx: Transaction<DB>): Promise<void>;
+  /** Runs once `handle`'s transaction has committed (e.g. wake a worker); never on a duplicate. */
+  afterCommit?(event: DomainEvent): void;
 }
 
 export type LiveListener = (event: DomainEvent) => void;

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from "kysely";
+import type { WebhookTables } from "./webhook-tables.ts";
 
 /** Kysely's view of our tables. Migrations in ./migrations are the source of truth. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -216,7 +217,7 @@ export interface MigrationsTable {
   applied_at: CreatedAt;
 }
 
-export interface DB {
+export interface DB extends WebhookTables {
   projects: ProjectsTable;
   api_keys: ApiKeysTable;
   idempotency_keys: IdempotencyKeysTable;

@@ -33,6 +33,8 @@ export interface HttpRequest {
   /** Repeating it is harmless; default for GET, HEAD and OPTIONS. */
   idempotent?: boolean;
   maxResponseBytes?: number;
+  /** Past maxResponseBytes: fail (default), or keep the first bytes and drop the rest. */
+  overflow?: "error" | "truncate";
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
   /** Statuses answered as a response instead of thrown; default 2xx (and 3xx if returned). */
@@ -43,6 +45,8 @@ export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+  /** The body was cut at maxResponseBytes (overflow: "truncate"). */
+  truncated: boolean;
   text(): string;
   json<T = unknown>(): T;
 }
@@ -140,11 +144,20 @@ export class HttpClient {
       await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
       throw httpResponseError(provider, { status, headers: responseHeaders }, context);
     }
-    const bytes = await readLimited(response.body, limit, responseHeaders, provider, context);
+    const truncate = req.overflow === "truncate";
+    const { bytes, truncated } = await readLimited(
+      response.body,
+      limit,
+      responseHeaders,
+      provider,
+      context,
+      truncate,
+    );
     return {
       status,
       headers: responseHeaders,
       body: bytes,
+      truncated,
       text: () => bytes.toString("utf8"),
       json: <T>() => JSON.parse(bytes.toString("utf8")) as T,
     };
@@ -168,7 +181,8 @@ async function readLimited(
   headers: HttpResponse["headers"],
   provider: string,
   context: { operation?: string; idempotent: boolean },
-): Promise<Buffer> {
+  truncate = false,
+): Promise<{ bytes: Buffer; truncated: boolean }> {
   const tooLarge = () =>
     new IntegrationError(
       "OUTBOUND_RESPONSE_TOO_LARGE",
@@ -177,7 +191,7 @@ async function readLimited(
       { provider, classification: "permanent", details: { limit } },
     );
   const declared = Number(headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) {
+  if (Number.isFinite(declared) && declared > limit && !truncate) {
     discard(body);
     throw tooLarge();
   }
@@ -185,14 +199,18 @@ async function readLimited(
   let size = 0;
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
-      size += chunk.length;
       // Leaving the loop destroys the stream: the rest is never downloaded.
-      if (size > limit) throw tooLarge();
+      if (size + chunk.length > limit) {
+        if (!truncate) throw tooLarge();
+        chunks.push(chunk.subarray(0, limit - size));
+        return { bytes: Buffer.concat(chunks, limit), truncated: true };
+      }
+      size += chunk.length;
       chunks.push(chunk);
     }
   } catch (error) {
     if (error instanceof IntegrationError) throw error;
     throw classifyNetworkError(error, provider, context);
   }
-  return Buffer.concat(chunks, size);
+  return { bytes: Buffer.concat(chunks, size), truncated: false };
 }

@@ -13,6 +13,11 @@ export const systemResolver: Resolver = (hostname) =>
 export interface SsrfGuardOptions {
   /** CIDRs reachable although not public (`OUTBOUND_ALLOW_CIDRS`). */
   allowCidrs?: string | readonly string[];
+  /**
+   * Host names reachable whatever they resolve to (`WEBHOOK_ALLOW_TARGETS`): exact names
+   * or `*.suffix` wildcards. The connection still goes to the address resolved once.
+   */
+  allowHosts?: readonly string[];
   /** Refuse http:// (`OUTBOUND_HTTPS_ONLY`). */
   httpsOnly?: boolean;
   /** Injected in tests; the system resolver (getaddrinfo) otherwise. */
@@ -78,6 +83,7 @@ export class SsrfGuard {
         provider: this.provider,
         classification: "retryable",
       });
+    if (hostAllowed(host, this.options.allowHosts ?? [])) return answers[0]!.address;
     const verdicts = answers.map((answer) => checkAddress(answer.address, this.allow));
     const refused = verdicts.find((v) => !v.allowed);
     if (refused)
@@ -110,6 +116,29 @@ export class SsrfGuard {
       details: { target: shown, ...details },
     });
   }
+}
+
+/** `hooks.internal` matches itself; `*.corp.example` matches its subdomains only. */
+export function hostAllowed(host: string, patterns: readonly string[]): boolean {
+  const name = host.toLowerCase().replace(/\.$/, "");
+  return patterns.some((raw) => {
+    const pattern = raw.trim().toLowerCase();
+    if (pattern.startsWith("*.")) return name.endsWith(pattern.slice(1));
+    return pattern !== "" && name === pattern;
+  });
+}
+
+/**
+ * Splits an allow-list of CIDRs, addresses and host names (`WEBHOOK_ALLOW_TARGETS`):
+ * what parses as an address or CIDR is a CIDR, the rest are host names.
+ */
+export function splitAllowTargets(text: string): { cidrs: string[]; hosts: string[] } {
+  const items = text
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+  const isCidr = (item: string) => isIP(item.split("/")[0]!) !== 0;
+  return { cidrs: items.filter(isCidr), hosts: items.filter((item) => !isCidr(item)) };
 }
 
 const unbracket = (host: string) =>

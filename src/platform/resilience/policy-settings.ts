@@ -1,6 +1,6 @@
 import type { Config } from "../../config.ts";
 
-export type Jitter = "full" | "decorrelated" | "none";
+export type Jitter = "full" | "decorrelated" | "proportional" | "none";
 
 export interface RetrySettings {
   /** Attempts including the first; at least 2 (otherwise `retry` is null). */
@@ -10,6 +10,13 @@ export interface RetrySettings {
   /** Cap of every delay; a provider asking (Retry-After) for longer is not retried here. */
   maxDelayMs: number;
   jitter: Jitter;
+  /** `proportional` jitter: each delay moves by up to +- this ratio (default 0.2). */
+  jitterRatio?: number;
+  /**
+   * A fixed schedule of delays (durable retries such as webhook deliveries) instead of
+   * base x 2^n; the jitter applies to each entry.
+   */
+  scheduleMs?: number[];
 }
 
 export interface BreakerSettings {

@@ -10,7 +10,8 @@ export const backoffCeiling = (retry: number, settings: RetrySettings): number =
  * The delay before retry number `retry`:
  * - `none`: the ceiling itself;
  * - `full`: uniform in [0, ceiling] (AWS "full jitter");
- * - `decorrelated`: uniform in [base, 3 x previous delay], capped (AWS "decorrelated").
+ * - `decorrelated`: uniform in [base, 3 x previous delay], capped (AWS "decorrelated");
+ * - `proportional`: the ceiling moved by up to +- jitterRatio (default 0.2).
  */
 export function jitteredDelay(
   retry: number,
@@ -24,6 +25,10 @@ export function jitteredDelay(
       return backoffCeiling(retry, settings);
     case "full":
       return Math.round(random() * backoffCeiling(retry, settings));
+    case "proportional": {
+      const spread = (random() * 2 - 1) * (settings.jitterRatio ?? 0.2);
+      return Math.round(backoffCeiling(retry, settings) * (1 + spread));
+    }
     case "decorrelated": {
       const upper = Math.max(base, (previousMs || base) * 3);
       return Math.min(max, Math.round(base + random() * (upper - base)));
