@@ -74,6 +74,9 @@ export function composeWebhooks({
     deliveryMetrics.registration(
       { timeoutMs, scheduleMs, jitterRatio: config.WEBHOOK_RETRY_JITTER_RATIO, disableAfterMs },
       {
+        // Every delivery authenticates itself to the receiver: the Standard Webhooks
+        // signature, plus any credentials the endpoint's sealed custom headers carry.
+        authentication: true,
         signature: true,
         inputValidation: true,
         tests: { unit: true, integration: true, e2e: true },

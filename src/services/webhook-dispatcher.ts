@@ -2,7 +2,7 @@ import { sql, type Kysely } from "kysely";
 import type { DB } from "../platform/db/schema.ts";
 import type { HttpClient } from "../platform/http-client/http-client.ts";
 import type { Logger } from "../platform/logger.ts";
-import { TokenBucket, TokenBucketEmptyError } from "../platform/resilience/token-bucket.ts";
+import { TokenBucket } from "../platform/resilience/token-bucket.ts";
 import { attemptDelivery, type AttemptSettings, type DeliveryTarget } from "./webhook-attempt.ts";
 import type { WebhookDeliveryMetrics } from "./webhook-delivery-metrics.ts";
 import type { WebhookEndpoints } from "./webhook-endpoints.ts";
@@ -240,14 +240,12 @@ export class WebhookDispatcher {
       entry = { perSecond, bucket: new TokenBucket({ perSecond, burst: perSecond }) };
       this.buckets.set(target.id, entry);
     }
-    try {
-      // Never waits here: a throttled message goes back to the queue, due when a token is.
-      void entry.bucket.acquire(0);
-      return 0;
-    } catch (error) {
-      if (error instanceof TokenBucketEmptyError) return error.retryAfterMs;
-      throw error;
-    }
+    // Never waits here: a throttled message goes back to the queue, due when a token is.
+    const available = entry.bucket.available();
+    if (available < 1) return ((1 - available) / perSecond) * 1000;
+    // With a token available, acquire() takes it synchronously and resolves at once.
+    void entry.bucket.acquire(0);
+    return 0;
   }
 
   private target(endpointId: string, version: number): Promise<DeliveryTarget> {

@@ -65,7 +65,9 @@ export async function createTestApp(
   let app: App;
   const lines: string[] = [];
   const announce = (line: string) => lines.push(line);
-  const composeOptions = { ...options.compose, logger: createLogger("silent"), announce };
+  // VENTROS_TEST_LOG=1 shows the app's errors while debugging a suite.
+  const level = process.env["VENTROS_TEST_LOG"] === "1" ? "error" : "silent";
+  const composeOptions = { ...options.compose, logger: createLogger(level), announce };
   const shared = options.shareDatabaseOf;
   const existing = options.existingDatabase;
   if (shared) {

@@ -103,18 +103,22 @@ export function webhookRoutes(server: FastifyInstance, deps: WebhookRouteDepende
 
   app.post("/v1/webhook-endpoints/:id/rotate-secret", {
     config: withSecrets(apiKey("admin"), "secret"),
+    // The body is optional: a bare POST rotates with the default grace period.
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
     schema: {
       tags,
       summary: "A new signing secret, shown once; the old one keeps signing for a grace period",
       params: IdParams,
-      body: Type.Optional(RotateSecretBody),
+      body: RotateSecretBody,
       response: { 200: RotatedSecret, ...errorResponses(404, 413, 415) },
     },
     handler: async (request) =>
       endpoints.rotateSecret(
         projectOf(request),
         request.params.id,
-        request.body?.gracePeriodSeconds,
+        request.body.gracePeriodSeconds,
       ),
   });
 
