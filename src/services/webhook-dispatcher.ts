@@ -187,7 +187,24 @@ export class WebhookDispatcher {
       message = await outcomes.recordInterrupted(message, new Date(now()));
       metrics.delivered("interrupted");
     }
-    const target = await this.target(message.endpointId, message.endpointVersion);
+    let target: DeliveryTarget;
+    try {
+      target = await this.target(message.endpointId, message.endpointVersion);
+    } catch (error) {
+      // E.g. secrets sealed with another ENCRYPTION_KEY: a failed attempt on the schedule,
+      // visible in the deliveries API, rather than a claim that silently expires forever.
+      this.deps.logger.error(
+        { err: error, endpointId: message.endpointId },
+        "webhook endpoint unusable",
+      );
+      const result = {
+        startedAt: new Date(now()),
+        durationMs: 0,
+        error: `endpoint unusable: ${error instanceof Error ? error.message : String(error)}`,
+      };
+      metrics.delivered(await outcomes.record(message, result, new Date(now())));
+      return;
+    }
     if (target.status !== "enabled") {
       await this.release(message, { status: "failed", last_error: "endpoint disabled" });
       metrics.delivered("skipped");

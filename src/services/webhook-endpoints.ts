@@ -269,7 +269,16 @@ export class WebhookEndpoints {
 
   /** A signing secret in clear, for deliveries only. */
   openSecret(sealed: string): string {
-    return this.deps.box.decrypt(sealed);
+    try {
+      return this.deps.box.decrypt(sealed);
+    } catch (error) {
+      throw new AppError(
+        "WEBHOOK_SECRET_UNREADABLE",
+        "internal",
+        "the endpoint's signing secret cannot be decrypted with the current ENCRYPTION_KEY",
+        { cause: error },
+      );
+    }
   }
 
   toEndpoint(row: Row): WebhookEndpoint {

@@ -73,6 +73,17 @@ function advanceTo(iso: string | null) {
   t.app.deps.webhookDispatcher.notify();
 }
 
+const consumedByWebhooks = async () =>
+  Number(
+    (
+      await t.app.deps.database.db
+        .selectFrom("consumed_events")
+        .select((eb) => eb.fn.countAll().as("n"))
+        .where("consumer", "=", "webhooks")
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+
 const gap = (a: { startedAt: string }, b: { startedAt: string }) =>
   Date.parse(b.startedAt) - Date.parse(a.startedAt);
 
@@ -201,7 +212,11 @@ describe("retry schedule (fake clock)", () => {
     expect(watcher.status).toBe(201);
 
     // Disabled: new events are not queued for it, and recovery needs enabling first.
+    const fannedOut = await consumedByWebhooks();
     await emit("second");
+    await waitFor(async () => (await consumedByWebhooks()) > fannedOut, 10_000, {
+      what: "the second event at the webhook fan-out",
+    });
     const recoverEarly = await api.post(`/v1/webhook-endpoints/${ep.id}/recover`, {
       since: new Date(now - 60_000).toISOString(),
     });
@@ -293,6 +308,23 @@ describe("retry schedule (fake clock)", () => {
     expect(d.attempts[1].trigger).toBe("manual");
     const ids = receiver.requests("/manual").map((r) => r.headers["webhook-id"]);
     expect(ids).toEqual([first.webhookId, first.webhookId]);
+  });
+
+  it("records an endpoint whose secret cannot be opened as a failed attempt on the schedule", async () => {
+    const ep = await endpoint("/unusable");
+    // As if sealed under another ENCRYPTION_KEY.
+    await t.app.deps.database.db
+      .updateTable("webhook_endpoint_secrets")
+      .set({ secret_enc: "v1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA.AAAA" })
+      .where("endpoint_id", "=", ep.id)
+      .execute();
+    await api.patch(`/v1/webhook-endpoints/${ep.id}`, { description: "reload" });
+    await emit();
+    const d = await delivery(ep.id, 1, "pending");
+    expect(d.attempts[0]).toMatchObject({ outcome: "failed", statusCode: null });
+    expect(d.attempts[0].error).toMatch(/^endpoint unusable: .*ENCRYPTION_KEY/);
+    expect(d.nextAttemptAt).not.toBeNull();
+    expect(receiver.requests("/unusable")).toHaveLength(0);
   });
 
   it("stops signing with a rotated-out secret when its grace period ends", async () => {
