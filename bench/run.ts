@@ -23,6 +23,13 @@ import { openRawPglite, openRawPostgres } from "./raw-driver.ts";
 import { formatTable, toJsonLine, type ResultRow } from "./report.ts";
 import { readSettings } from "./settings.ts";
 import { describeJobStats, type SuiteContext } from "./suite-app.ts";
+import {
+  WEBHOOKS_LEGEND,
+  formatWebhooksTable,
+  runWebhooksSuite,
+  webhooksJson,
+  type WebhooksRow,
+} from "./webhooks-bench.ts";
 
 /**
  * Contacts throughput and latency through the HTTP layer (in-process inject and a real
@@ -110,6 +117,7 @@ interface Results {
   contacts?: ResultRow[];
   events?: EventsReport;
   inbound?: InboundRow[];
+  webhooks?: WebhooksRow[];
 }
 
 function printResults(results: Results, totalSeconds: number) {
@@ -146,6 +154,17 @@ function printResults(results: Results, totalSeconds: number) {
       if (row.errors > 0) console.log(`ERRORS ${where}: ${row.errors}, first: ${row.firstError}`);
     }
     for (const note of results.events.notes) console.log(`SKIPPED ${note}`);
+  }
+  if (results.webhooks) {
+    console.log("");
+    console.log(
+      "== webhooks (goal on PostgreSQL: >= 1,000 deliveries/s, event -> first attempt p95 < 250 ms) ==",
+    );
+    console.log(formatWebhooksTable(results.webhooks));
+    console.log("");
+    for (const line of WEBHOOKS_LEGEND) console.log(line);
+    for (const row of results.webhooks)
+      if (row.note) console.log(`webhooks ${row.backend} ${row.measurement}: ${row.note}`);
   }
   if (results.inbound) {
     console.log("");
@@ -200,6 +219,7 @@ function printResults(results: Results, totalSeconds: number) {
             },
           }
         : {}),
+      ...(results.webhooks ? { webhooks: webhooksJson(results.webhooks) } : {}),
       ...(results.inbound
         ? {
             inbound: {
@@ -219,7 +239,8 @@ function failed(results: Results): boolean {
   return (
     (results.contacts ?? []).some((r) => r.errors > 0 || r.requests === 0) ||
     (results.events?.rows ?? []).some((r) => !r.skipped && (r.errors > 0 || r.events === 0)) ||
-    (results.inbound ?? []).some((r) => r.errors > 0 || r.requests === 0)
+    (results.inbound ?? []).some((r) => r.errors > 0 || r.requests === 0) ||
+    (results.webhooks ?? []).some((r) => r.deliveries < r.expected || r.rate === 0)
   );
 }
 
@@ -254,6 +275,7 @@ async function main() {
   }
   if (settings.suites.includes("events")) results.events = await runEventsSuite(context);
   if (settings.suites.includes("inbound")) results.inbound = await runInboundSuite(context);
+  if (settings.suites.includes("webhooks")) results.webhooks = await runWebhooksSuite(context);
   printResults(results, Math.round((Date.now() - started) / 100) / 10);
   if (failed(results)) process.exitCode = 1;
 }

@@ -37,7 +37,7 @@ export interface BenchSettings {
   jobsPollIntervalSeconds: string | undefined;
 }
 
-export const SUITES = ["contacts", "events", "inbound"] as const;
+export const SUITES = ["contacts", "events", "inbound", "webhooks"] as const;
 export type Suite = (typeof SUITES)[number];
 export type EventProducerKind = "contacts" | "outbox";
 

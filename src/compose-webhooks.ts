@@ -17,6 +17,7 @@ import { WebhookDispatcher } from "./services/webhook-dispatcher.ts";
 import { WebhookEndpoints } from "./services/webhook-endpoints.ts";
 import { webhookFanout } from "./services/webhook-fanout.ts";
 import { WebhookOutcomes } from "./services/webhook-outcomes.ts";
+import { SuccessBatch } from "./services/webhook-success-batch.ts";
 
 /** Part of the composition root: integrator webhooks (endpoints, fan-out, delivery). */
 export function composeWebhooks({
@@ -83,7 +84,7 @@ export function composeWebhooks({
       },
     ),
   );
-  const outcomes = new WebhookOutcomes(uow, {
+  const outcomes = new WebhookOutcomes(uow, new SuccessBatch(db), {
     schedule: { delaysMs: scheduleMs, jitterRatio: config.WEBHOOK_RETRY_JITTER_RATIO },
     disableAfterMs,
   });

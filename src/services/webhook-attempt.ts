@@ -12,7 +12,7 @@ export interface DeliveryTarget {
   rateLimitPerSecond: number | null;
   /** expiresAt in epoch ms; null for the current secret. */
   secrets: { secret: string; expiresAt: number | null }[];
-  /** The endpoint row's updated_at (ms): a different value means reload. */
+  /** The endpoint row's config_version: a different value means reload. */
   version: number;
 }
 

@@ -27,7 +27,7 @@ interface ClaimRow {
   next_trigger: ClaimedMessage["nextTrigger"];
   created_at: Date;
   previous_lease: Date | null;
-  endpoint_version: Date;
+  endpoint_version: number;
 }
 
 /**
@@ -163,7 +163,7 @@ export class WebhookDispatcher {
       where m.id = due.id and e.id = m.endpoint_id
       returning m.id, m.project_id, m.endpoint_id, m.event_type, m.payload, m.attempt_count,
         m.schedule_step, m.next_trigger, m.created_at, due.previous_lease,
-        e.updated_at as endpoint_version`.execute(this.deps.db);
+        e.config_version as endpoint_version`.execute(this.deps.db);
     return rows.map((row) => ({
       id: row.id,
       projectId: row.project_id,
@@ -176,7 +176,7 @@ export class WebhookDispatcher {
       createdAt: new Date(row.created_at),
       lease,
       previousLease: row.previous_lease ? new Date(row.previous_lease) : null,
-      endpointVersion: new Date(row.endpoint_version).getTime(),
+      endpointVersion: Number(row.endpoint_version),
     }));
   }
 
@@ -269,6 +269,9 @@ export class WebhookDispatcher {
     const cached = this.targets.get(endpointId);
     if (cached && cached.version === version) return cached.target;
     const target = this.load(endpointId);
+    // Deleted endpoints leave entries behind: start over rather than grow without bound.
+    if (this.targets.size >= 10_000) this.targets.clear();
+    if (this.buckets.size >= 10_000) this.buckets.clear();
     this.targets.set(endpointId, { version, target });
     // A failed load must not stick: the next claim tries again.
     target.catch(() => this.targets.delete(endpointId));
@@ -299,7 +302,7 @@ export class WebhookDispatcher {
         secret: endpoints.openSecret(s.secret_enc),
         expiresAt: s.expires_at ? s.expires_at.getTime() : null,
       })),
-      version: row.updated_at.getTime(),
+      version: row.config_version,
     };
   }
 }

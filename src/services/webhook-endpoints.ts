@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import { sql, type Kysely, type Selectable } from "kysely";
 import { invalidEventTypePatterns } from "../domain/webhook-event-filter.ts";
 import { generateWebhookSecret } from "../integrations/webhooks/webhook-signer.ts";
 import type { SecretBox } from "../platform/crypto/secret-box.ts";
@@ -144,6 +144,7 @@ export class WebhookEndpoints {
           ? {}
           : { rate_limit_per_second: input.rateLimitPerSecond }),
         updated_at: this.now(),
+        config_version: sql`config_version + 1`,
       })
       .where("project_id", "=", projectId)
       .where("id", "=", id)
@@ -172,6 +173,7 @@ export class WebhookEndpoints {
         disabled_at: null,
         failing_since: null,
         updated_at: this.now(),
+        config_version: sql`config_version + 1`,
       })
       .where("project_id", "=", projectId)
       .where("id", "=", id)
@@ -208,10 +210,10 @@ export class WebhookEndpoints {
         .insertInto("webhook_endpoint_secrets")
         .values({ id: uuidv7(), endpoint_id: id, secret_enc: this.deps.box.encrypt(secret) })
         .execute();
-      // The dispatcher caches endpoints by updated_at: this makes it sign with the new set.
+      // Dispatchers cache endpoints by config_version: this makes them sign with the new set.
       await trx
         .updateTable("webhook_endpoints")
-        .set({ updated_at: now })
+        .set({ updated_at: now, config_version: sql`config_version + 1` })
         .where("id", "=", id)
         .execute();
     });

@@ -20,6 +20,8 @@ export function webhookFanout(deps: { now: () => number; wake: () => void }): Ev
     name: "webhooks",
     eventTypes: ["*"],
     maxAttempts: 10,
+    // Every event passes through here: more parallel handlers keep fan-out off the path.
+    concurrency: 8,
     async handle(event: DomainEvent, trx: Transaction<DB>) {
       const endpoints = await trx
         .selectFrom("webhook_endpoints")

@@ -1,4 +1,4 @@
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import {
   honourRetryAfter,
   scheduledDelayMs,
@@ -7,6 +7,7 @@ import {
 import type { DB } from "../platform/db/schema.ts";
 import { uuidv7 } from "../platform/ids.ts";
 import type { AttemptResult } from "./webhook-attempt.ts";
+import type { SuccessBatch } from "./webhook-success-batch.ts";
 import type { UnitOfWork, UnitOfWorkContext } from "./unit-of-work.ts";
 
 /** A due message as the dispatcher claimed it. */
@@ -34,11 +35,9 @@ export interface OutcomeSettings {
   disableAfterMs: number;
 }
 
-/** Only successes this far apart rewrite the endpoint row (a hot row under load). */
-const LAST_SUCCESS_RESOLUTION_MS = 60_000;
-
 /**
- * Everything an attempt changes, in one transaction: the attempt's record, the message's
+ * Everything an attempt changes, in one transaction (successes in batches, see
+ * SuccessBatch): the attempt's record, the message's
  * next step on the schedule (or its end), and the endpoint's breaker. An endpoint that
  * answers 410, or has failed every attempt for `disableAfterMs`, is disabled with a
  * `webhook_endpoint.disabled` event and its pending messages are failed, all at once.
@@ -46,6 +45,7 @@ const LAST_SUCCESS_RESOLUTION_MS = 60_000;
 export class WebhookOutcomes {
   constructor(
     private readonly uow: UnitOfWork,
+    private readonly successes: SuccessBatch,
     private readonly settings: OutcomeSettings,
     private readonly random: () => number = Math.random,
   ) {}
@@ -58,8 +58,12 @@ export class WebhookOutcomes {
         : status === 410
           ? "gone"
           : "failed";
+    if (outcome === "succeeded") {
+      await this.successes.record(message, result, now);
+      return outcome;
+    }
     const attempt = message.attemptCount + 1;
-    const lastError = result.error ?? (outcome === "succeeded" ? null : `HTTP ${status}`);
+    const lastError = result.error ?? `HTTP ${status}`;
     return this.uow.run(async (ctx) => {
       const { trx } = ctx;
       await trx
@@ -76,7 +80,7 @@ export class WebhookOutcomes {
           response_body: result.responseBody ?? null,
           response_truncated: result.responseTruncated ?? false,
           error: result.error ?? null,
-          outcome: outcome === "succeeded" ? "succeeded" : "failed",
+          outcome: "failed",
         })
         .execute();
       const common = {
@@ -92,25 +96,6 @@ export class WebhookOutcomes {
         .updateTable("webhook_messages")
         .where("id", "=", message.id)
         .where("lease_until", "=", message.lease);
-
-      if (outcome === "succeeded") {
-        await mine
-          .set({ ...common, status: "succeeded", succeeded_at: now, next_attempt_at: null })
-          .execute();
-        await trx
-          .updateTable("webhook_endpoints")
-          .set({ failing_since: null, last_success_at: now })
-          .where("id", "=", message.endpointId)
-          .where((eb) =>
-            eb.or([
-              eb("failing_since", "is not", null),
-              eb("last_success_at", "is", null),
-              eb("last_success_at", "<", new Date(now.getTime() - LAST_SUCCESS_RESOLUTION_MS)),
-            ]),
-          )
-          .execute();
-        return outcome;
-      }
 
       if (outcome === "gone") {
         await mine.set({ ...common, status: "failed", next_attempt_at: null }).execute();
@@ -203,7 +188,13 @@ async function disableEndpoint(
 ) {
   const disabled = await trx
     .updateTable("webhook_endpoints")
-    .set({ status: "disabled", disabled_reason: reason, disabled_at: now, updated_at: now })
+    .set({
+      status: "disabled",
+      disabled_reason: reason,
+      disabled_at: now,
+      updated_at: now,
+      config_version: sql`config_version + 1`,
+    })
     .where("id", "=", message.endpointId)
     .where("status", "=", "enabled")
     .returning(["id", "url"])

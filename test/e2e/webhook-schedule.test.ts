@@ -327,6 +327,20 @@ describe("retry schedule (fake clock)", () => {
     expect(receiver.requests("/unusable")).toHaveLength(0);
   });
 
+  it("delivers to a changed URL at once, even within the same millisecond", async () => {
+    const ep = await endpoint("/old");
+    await emit("before");
+    await receiver.waitForRequests(1, { path: "/old", timeoutMs: 10_000 });
+    // The fake clock stands still: the change must not hide behind an equal timestamp.
+    const patched = await api.patch(`/v1/webhook-endpoints/${ep.id}`, {
+      url: receiver.url("/new"),
+    });
+    expect(patched.status).toBe(200);
+    await emit("after");
+    await receiver.waitForRequests(1, { path: "/new", timeoutMs: 10_000 });
+    expect(receiver.requests("/old")).toHaveLength(1);
+  });
+
   it("stops signing with a rotated-out secret when its grace period ends", async () => {
     const ep = await endpoint("/rotate");
     const rotated = await api.post(`/v1/webhook-endpoints/${ep.id}/rotate-secret`, {

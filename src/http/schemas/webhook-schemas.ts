@@ -15,11 +15,15 @@ const EventTypes = Type.Array(
     description: 'catalogue types, family wildcards ("contact.*") or "*"; default ["*"]',
   },
 );
+// Names are RFC 9110 tokens and values field-content (HTAB, SP, VCHAR, obs-text): exactly
+// what undici sends; anything else would be stored only to fail every delivery attempt.
 const Headers = Type.Record(
   Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$" }),
-  Type.String({ maxLength: 1000, pattern: "^[^\\r\\n\\u0000]*$" }),
+  Type.String({ maxLength: 1000, pattern: "^[\\t\\x20-\\x7e\\x80-\\xff]*$" }),
   {
     maxProperties: 20,
+    // A Record only constrains names matching its key pattern; refuse every other name.
+    additionalProperties: false,
     description: "extra headers sent with every delivery (stored encrypted; values never returned)",
   },
 );

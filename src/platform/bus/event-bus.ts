@@ -12,6 +12,8 @@ export interface EventConsumer {
   eventTypes: string[];
   /** Deliveries before the event is dead-lettered for this consumer (default 5). */
   maxAttempts?: number;
+  /** Events handled in parallel per instance by the in-process bus (default 2). */
+  concurrency?: number;
   handle(event: DomainEvent, trx: Transaction<DB>): Promise<void>;
   /** Runs once `handle`'s transaction has committed (e.g. wake a worker); never on a duplicate. */
   afterCommit?(event: DomainEvent): void;

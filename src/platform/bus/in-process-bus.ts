@@ -64,7 +64,7 @@ export class InProcessBus implements EventBus {
       schema: DeliveryData,
       retryLimit: (consumer.maxAttempts ?? 5) - 1,
       retryDelaySeconds: 1,
-      concurrency: 2,
+      concurrency: consumer.concurrency ?? 2,
       handler: async ({ event }) => {
         try {
           count(await consumeEvent(db, consumer, event as DomainEvent));

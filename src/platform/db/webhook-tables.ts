@@ -24,6 +24,7 @@ export interface WebhookEndpointsTable {
   disabled_at: Timestamp | null;
   failing_since: Timestamp | null;
   last_success_at: Timestamp | null;
+  config_version: Generated<number>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }

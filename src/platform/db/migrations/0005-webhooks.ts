@@ -19,6 +19,9 @@ export const webhooks: Migration = {
       -- success; an endpoint failing for WEBHOOK_DISABLE_AFTER_HOURS is disabled.
       failing_since timestamptz,
       last_success_at timestamptz,
+      -- Bumped by every change deliveries depend on (URL, headers, secrets, status): the
+      -- dispatchers' cached copies are keyed on it (a timestamp can repeat).
+      config_version integer not null default 1,
       created_at timestamptz not null default now(),
       updated_at timestamptz not null default now()
     )`,
