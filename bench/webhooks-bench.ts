@@ -83,7 +83,7 @@ async function received(sink: WebhookSink, count: number, deadline: number, sign
 }
 
 async function paced(ctx: SuiteContext, s: SuiteApp, sink: WebhookSink, endpoints: number) {
-  const eventRate = knob("BENCH_WEBHOOK_RATE", 250);
+  const eventRate = knob("BENCH_WEBHOOK_RATE", 300);
   await sink.reset();
   let produced = 0;
   const startedAt = epochMs();

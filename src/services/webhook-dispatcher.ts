@@ -42,7 +42,10 @@ export class WebhookDispatcher {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private pending = false;
+  /** Every claim until its outcome is committed (for stop and idle). */
   private readonly inFlight = new Set<Promise<void>>();
+  /** Claims whose HTTP attempt has not finished: what `concurrency` limits. */
+  private attempting = 0;
   private readonly abort = new AbortController();
   private readonly targets = new Map<
     string,
@@ -94,18 +97,29 @@ export class WebhookDispatcher {
 
   /** One claim-and-dispatch pass (tests call it directly); resolves with the claims made. */
   async pass(): Promise<number> {
-    const free = this.deps.settings.concurrency - this.inFlight.size;
+    const { concurrency } = this.deps.settings;
+    // Outcomes still being written do not hold an attempt slot, but a database that
+    // cannot keep up stops the claiming before they pile up.
+    const free = this.inFlight.size >= concurrency * 4 ? 0 : concurrency - this.attempting;
     if (free <= 0) return 0;
     const claims = await this.claim(Math.min(free, this.deps.settings.batchSize));
     for (const claim of claims) {
-      const work = this.process(claim).catch((error: unknown) =>
+      this.attempting += 1;
+      let slot = true;
+      const freeSlot = () => {
+        if (!slot) return;
+        slot = false;
+        this.attempting -= 1;
+        // A freed slot may take work that is already due.
+        this.notify();
+      };
+      const work = this.process(claim, freeSlot).catch((error: unknown) =>
         this.deps.logger.error({ err: error, messageId: claim.id }, "webhook delivery failed"),
       );
       this.inFlight.add(work);
       void work.finally(() => {
         this.inFlight.delete(work);
-        // A freed slot may take work that is already due.
-        this.notify();
+        freeSlot();
       });
     }
     return claims.length;
@@ -180,7 +194,8 @@ export class WebhookDispatcher {
     }));
   }
 
-  private async process(claimed: ClaimedMessage): Promise<void> {
+  /** One claim: `attempted` is called once the HTTP attempt (if any) is over. */
+  private async process(claimed: ClaimedMessage, attempted: () => void): Promise<void> {
     const { outcomes, metrics, http, settings, now } = this.deps;
     let message = claimed;
     if (message.previousLease) {
@@ -224,6 +239,7 @@ export class WebhookDispatcher {
       now,
       this.abort.signal,
     );
+    attempted();
     if (this.abort.signal.aborted) return;
     metrics.attempted(result);
     const outcome = await outcomes.record(message, result, new Date(now()));

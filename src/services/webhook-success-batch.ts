@@ -18,13 +18,14 @@ const LAST_SUCCESS_RESOLUTION_MS = 60_000;
 /**
  * Successful attempts are the common case and change nothing but their own rows, so they
  * are written together: one transaction per batch (every attempt, every message, each
- * endpoint's breaker reset once) instead of one per delivery. A batch is written when it
- * is full or on the next turn of the event loop, whichever comes first; each caller's
- * promise settles with its batch, so nothing is acknowledged before it is committed.
+ * endpoint's breaker reset once) instead of one per delivery. One batch is written at a
+ * time, and whatever arrives meanwhile is the next batch (group commit): the slower the
+ * database, the larger the batches. Each caller's promise settles with its batch, so
+ * nothing is acknowledged before it is committed.
  */
 export class SuccessBatch {
   private pending: Pending[] = [];
-  private scheduled = false;
+  private writing = false;
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -34,19 +35,23 @@ export class SuccessBatch {
   record(message: ClaimedMessage, result: AttemptResult, now: Date): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ message, result, now, done: { resolve, reject } });
-      if (this.pending.length >= this.maxBatch) void this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
+      if (!this.writing) {
+        this.writing = true;
+        // The rest of this turn's outcomes join the batch.
+        setImmediate(() => void this.drain());
       }
     });
   }
 
-  private async flush(): Promise<void> {
-    this.scheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.maxBatch);
+      await this.write(batch);
+    }
+    this.writing = false;
+  }
+
+  private async write(batch: Pending[]): Promise<void> {
     try {
       await withTransaction(this.db, async (trx) => {
         await trx

@@ -15,6 +15,11 @@ export interface EventConsumer {
   /** Events handled in parallel per instance by the in-process bus (default 2). */
   concurrency?: number;
   handle(event: DomainEvent, trx: Transaction<DB>): Promise<void>;
+  /**
+   * Optional: applies several events in one transaction (the in-process bus delivers the
+   * relay's batches this way). Without it, `handle` runs for each, in the same transaction.
+   */
+  handleBatch?(events: DomainEvent[], trx: Transaction<DB>): Promise<void>;
   /** Runs once `handle`'s transaction has committed (e.g. wake a worker); never on a duplicate. */
   afterCommit?(event: DomainEvent): void;
 }
