@@ -1,6 +1,8 @@
 import type { Kysely } from "kysely";
 import type { Config } from "./config.ts";
 import { parseDelays } from "./domain/webhook-retry-schedule.ts";
+import { pruneWebhookDeliveriesJob } from "./jobs/prune-webhook-deliveries.ts";
+import type { JobQueue } from "./platform/jobs/job-queue.ts";
 import { APP_VERSION } from "./platform/app-version.ts";
 import type { SecretBox } from "./platform/crypto/secret-box.ts";
 import type { DB } from "./platform/db/schema.ts";
@@ -28,6 +30,7 @@ export function composeWebhooks({
   logger,
   metrics,
   integrations,
+  jobs,
   resolver,
   now = Date.now,
 }: {
@@ -38,6 +41,8 @@ export function composeWebhooks({
   logger: Logger;
   metrics: Metrics;
   integrations: IntegrationRegistry;
+  /** The job queue (retention of finished deliveries). */
+  jobs: () => JobQueue;
   /** Injected DNS (tests); the system resolver otherwise. */
   resolver?: Resolver;
   /** Injected clock (tests drive the retry schedule with it). */
@@ -110,5 +115,12 @@ export function composeWebhooks({
   const wake = () => dispatcher.notify();
   const deliveries = new WebhookDeliveries({ db, now, wake });
   const consumer = webhookFanout({ now, wake });
-  return { endpoints, deliveries, dispatcher, consumer, http };
+  const prune = pruneWebhookDeliveriesJob({
+    db,
+    retentionDays: config.WEBHOOK_RETENTION_DAYS,
+    jobs,
+    logger,
+    now,
+  });
+  return { endpoints, deliveries, dispatcher, consumer, http, recurringJobs: [prune] };
 }

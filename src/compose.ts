@@ -127,6 +127,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     logger,
     metrics,
     integrations,
+    jobs: () => jobs,
     ...(options.resolver ? { resolver: options.resolver } : {}),
     ...(options.clock ? { now: options.clock } : {}),
   });
@@ -175,6 +176,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     db,
   });
   jobs.register(jobDefinitions.all);
+  jobs.register(webhooks.recurringJobs);
 
   const readiness: ReadinessCheck[] = [
     { name: "database", code: "DATABASE_UNAVAILABLE", check: () => database.ping() },
@@ -245,7 +247,8 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         },
       });
       await jobs.start();
-      for (const job of jobDefinitions.recurring) await jobs.enqueue(job, {});
+      for (const job of [...jobDefinitions.recurring, ...webhooks.recurringJobs])
+        await jobs.enqueue(job, {});
       await bus.start();
       if (options.relay !== false) relay.start();
       webhooks.dispatcher.start();

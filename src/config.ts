@@ -110,6 +110,12 @@ export const ConfigSchema = Type.Object({
     720,
     "default time a rotated-out signing secret keeps signing beside the new one",
   ),
+  WEBHOOK_RETENTION_DAYS: Int(
+    30,
+    1,
+    3_650,
+    "finished webhook deliveries (and their attempts) are kept this long",
+  ),
   WEBHOOK_MAX_RESPONSE_BYTES: Int(20_480, 0, 1_048_576, "response body bytes kept per attempt"),
   WEBHOOK_CONCURRENCY: Int(64, 1, 2_000, "webhook attempts in flight per instance"),
   WEBHOOK_BATCH_SIZE: Int(200, 1, 5_000, "due deliveries claimed per dispatcher pass"),

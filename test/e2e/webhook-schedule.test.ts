@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { pruneWebhookDeliveries } from "../../src/jobs/prune-webhook-deliveries.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../simulators/webhook-receiver.ts";
 import { client } from "../support/http.ts";
 import { createTestApp, type TestApp } from "../support/test-app.ts";
@@ -339,6 +340,30 @@ describe("retry schedule (fake clock)", () => {
     await emit("after");
     await receiver.waitForRequests(1, { path: "/new", timeoutMs: 10_000 });
     expect(receiver.requests("/old")).toHaveLength(1);
+  });
+
+  it("prunes finished deliveries past the retention, never pending ones", async () => {
+    const done = await endpoint("/prune-done");
+    await emit("finished");
+    const finished = await delivery(done.id, 1, "succeeded");
+    const waiting = await endpoint("/prune-pending");
+    receiver.otherwise("/prune-pending", { status: 500 });
+    await emit("pending");
+    await delivery(waiting.id, 1, "pending");
+    const deleted = await pruneWebhookDeliveries(
+      t.app.deps.database.db,
+      new Date(now + 31 * 86_400_000),
+    );
+    expect(deleted).toBeGreaterThanOrEqual(1);
+    expect((await api.get(`/v1/webhook-deliveries/${finished.id}`)).status).toBe(404);
+    const attempts = await t.app.deps.database.db
+      .selectFrom("webhook_attempts")
+      .select("id")
+      .where("message_id", "=", finished.id)
+      .execute();
+    expect(attempts).toEqual([]);
+    const left = await api.get(`/v1/webhook-endpoints/${waiting.id}/deliveries`);
+    expect(left.body.data.map((d: { status: string }) => d.status)).toEqual(["pending"]);
   });
 
   it("stops signing with a rotated-out secret when its grace period ends", async () => {
