@@ -66,6 +66,8 @@ export class WebhookOutcomes {
     const lastError = result.error ?? `HTTP ${status}`;
     return this.uow.run(async (ctx) => {
       const { trx } = ctx;
+      // Deleted with its endpoint while the attempt ran: nothing left to record.
+      if (!(await messageExists(trx, message.id))) return outcome;
       await trx
         .insertInto("webhook_attempts")
         .values({
@@ -133,6 +135,7 @@ export class WebhookOutcomes {
   async recordInterrupted(message: ClaimedMessage, now: Date): Promise<ClaimedMessage> {
     const attempt = message.attemptCount + 1;
     await this.uow.run(async ({ trx }) => {
+      if (!(await messageExists(trx, message.id))) return;
       await trx
         .insertInto("webhook_attempts")
         .values({
@@ -160,6 +163,15 @@ export class WebhookOutcomes {
     return { ...message, attemptCount: attempt, previousLease: null };
   }
 }
+
+const messageExists = async (trx: Transaction<DB>, id: string) =>
+  (await trx
+    .selectFrom("webhook_messages")
+    .select("id")
+    .where("id", "=", id)
+    // Locked: a delete cannot slip in between this check and the attempt's insert.
+    .forUpdate()
+    .executeTakeFirst()) !== undefined;
 
 /** The endpoint's failing_since, set now if this is the first failure since a success. */
 async function markFailing(trx: Transaction<DB>, endpointId: string, now: Date) {

@@ -54,25 +54,6 @@ export class SuccessBatch {
   private async write(batch: Pending[]): Promise<void> {
     try {
       await withTransaction(this.db, async (trx) => {
-        await trx
-          .insertInto("webhook_attempts")
-          .values(
-            batch.map(({ message, result }) => ({
-              id: uuidv7(),
-              message_id: message.id,
-              endpoint_id: message.endpointId,
-              attempt: message.attemptCount + 1,
-              trigger: message.nextTrigger,
-              started_at: result.startedAt,
-              duration_ms: result.durationMs,
-              status_code: result.statusCode ?? null,
-              response_body: result.responseBody ?? null,
-              response_truncated: result.responseTruncated ?? false,
-              error: null,
-              outcome: "succeeded" as const,
-            })),
-          )
-          .execute();
         const rows = batch.map(
           ({ message, result, now }) =>
             sql`(${message.id}::uuid, ${message.lease}::timestamptz, ${message.attemptCount + 1}::int,
@@ -86,6 +67,40 @@ export class SuccessBatch {
             last_error = null, next_trigger = 'scheduled'
           from (values ${sql.join(rows)}) as v(id, lease, attempt, started_at, status_code, now)
           where m.id = v.id and m.lease_until = v.lease`.execute(trx);
+        // A message deleted meanwhile (its endpoint was) keeps no attempt: inserting one
+        // would violate the foreign key and fail everyone else's outcome in this batch.
+        const existing = await trx
+          .selectFrom("webhook_messages")
+          .select("id")
+          .where(
+            "id",
+            "in",
+            batch.map(({ message }) => message.id),
+          )
+          .forUpdate()
+          .execute();
+        const alive = new Set(existing.map((row) => row.id));
+        const recorded = batch.filter(({ message }) => alive.has(message.id));
+        if (recorded.length > 0)
+          await trx
+            .insertInto("webhook_attempts")
+            .values(
+              recorded.map(({ message, result }) => ({
+                id: uuidv7(),
+                message_id: message.id,
+                endpoint_id: message.endpointId,
+                attempt: message.attemptCount + 1,
+                trigger: message.nextTrigger,
+                started_at: result.startedAt,
+                duration_ms: result.durationMs,
+                status_code: result.statusCode ?? null,
+                response_body: result.responseBody ?? null,
+                response_truncated: result.responseTruncated ?? false,
+                error: null,
+                outcome: "succeeded" as const,
+              })),
+            )
+            .execute();
         const latest = new Map<string, Date>();
         for (const { message, now } of batch) latest.set(message.endpointId, now);
         for (const [endpointId, now] of latest) {

@@ -175,6 +175,25 @@ describe("delivery", () => {
     await otherApi.delete(`/v1/webhook-endpoints/${theirs.id}`);
   });
 
+  it("deleting an endpoint mid-attempt loses nothing for the others", async () => {
+    const doomed = await endpoint("/deleted-mid-flight", { eventTypes: ["contact.created"] });
+    const kept = await endpoint("/kept", { eventTypes: ["contact.created"] });
+    // Both answer after the same delay, so their successes are written in one batch.
+    receiver.otherwise("/deleted-mid-flight", { delayMs: 300, then: { status: 200 } });
+    receiver.otherwise("/kept", { delayMs: 300, then: { status: 200 } });
+    await api.post("/v1/contacts", { name: "Mid-flight" });
+    await receiver.waitForRequests(1, { path: "/deleted-mid-flight", timeoutMs: 10_000 });
+    expect((await api.delete(`/v1/webhook-endpoints/${doomed.id}`)).status).toBe(204);
+    const [delivery] = await settled(kept.id, 1);
+    expect(delivery).toMatchObject({ status: "succeeded", attemptCount: 1 });
+    const gone = await t.app.deps.database.db
+      .selectFrom("webhook_messages")
+      .select("id")
+      .where("endpoint_id", "=", doomed.id)
+      .execute();
+    expect(gone).toEqual([]);
+  });
+
   it("reports the webhooks integration at 10/10 with live counts, and metrics", async () => {
     await endpoint("/metrics", { eventTypes: ["contact.created"] });
     await api.post("/v1/contacts", { name: "Counted" });
