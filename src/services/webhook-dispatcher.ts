@@ -2,11 +2,11 @@ import { sql, type Kysely } from "kysely";
 import type { DB } from "../platform/db/schema.ts";
 import type { HttpClient } from "../platform/http-client/http-client.ts";
 import type { Logger } from "../platform/logger.ts";
-import { TokenBucket } from "../platform/resilience/token-bucket.ts";
 import { attemptDelivery, type AttemptSettings, type DeliveryTarget } from "./webhook-attempt.ts";
 import type { WebhookDeliveryMetrics } from "./webhook-delivery-metrics.ts";
 import type { WebhookEndpoints } from "./webhook-endpoints.ts";
 import type { ClaimedMessage, WebhookOutcomes } from "./webhook-outcomes.ts";
+import { WebhookTargets } from "./webhook-targets.ts";
 
 export interface DispatcherSettings extends AttemptSettings {
   concurrency: number;
@@ -47,11 +47,7 @@ export class WebhookDispatcher {
   /** Claims whose HTTP attempt has not finished: what `concurrency` limits. */
   private attempting = 0;
   private readonly abort = new AbortController();
-  private readonly targets = new Map<
-    string,
-    { version: number; target: Promise<DeliveryTarget> }
-  >();
-  private readonly buckets = new Map<string, { perSecond: number; bucket: TokenBucket }>();
+  private readonly targets: WebhookTargets;
 
   constructor(
     private readonly deps: {
@@ -64,7 +60,9 @@ export class WebhookDispatcher {
       settings: DispatcherSettings;
       now: () => number;
     },
-  ) {}
+  ) {
+    this.targets = new WebhookTargets({ db: deps.db, endpoints: deps.endpoints });
+  }
 
   start(): void {
     if (this.running) return;
@@ -204,7 +202,7 @@ export class WebhookDispatcher {
     }
     let target: DeliveryTarget;
     try {
-      target = await this.target(message.endpointId, message.endpointVersion);
+      target = await this.targets.get(message.endpointId, message.endpointVersion);
     } catch (error) {
       // E.g. secrets sealed with another ENCRYPTION_KEY: a failed attempt on the schedule,
       // visible in the deliveries API, rather than a claim that silently expires forever.
@@ -225,7 +223,7 @@ export class WebhookDispatcher {
       metrics.delivered("skipped");
       return;
     }
-    const waitMs = this.throttle(target);
+    const waitMs = this.targets.throttle(target);
     if (waitMs > 0) {
       await this.release(message, { next_attempt_at: new Date(now() + Math.ceil(waitMs)) });
       metrics.delivered("deferred");
@@ -262,64 +260,6 @@ export class WebhookDispatcher {
       .where("id", "=", message.id)
       .where("lease_until", "=", message.lease)
       .execute();
-  }
-
-  /** Milliseconds until the endpoint's rate limit allows an attempt (0: go now). */
-  private throttle(target: DeliveryTarget): number {
-    const perSecond = target.rateLimitPerSecond;
-    if (perSecond === null) return 0;
-    let entry = this.buckets.get(target.id);
-    if (!entry || entry.perSecond !== perSecond) {
-      entry = { perSecond, bucket: new TokenBucket({ perSecond, burst: perSecond }) };
-      this.buckets.set(target.id, entry);
-    }
-    // Never waits here: a throttled message goes back to the queue, due when a token is.
-    const available = entry.bucket.available();
-    if (available < 1) return ((1 - available) / perSecond) * 1000;
-    // With a token available, acquire() takes it synchronously and resolves at once.
-    void entry.bucket.acquire(0);
-    return 0;
-  }
-
-  private target(endpointId: string, version: number): Promise<DeliveryTarget> {
-    const cached = this.targets.get(endpointId);
-    if (cached && cached.version === version) return cached.target;
-    const target = this.load(endpointId);
-    // Deleted endpoints leave entries behind: start over rather than grow without bound.
-    if (this.targets.size >= 10_000) this.targets.clear();
-    if (this.buckets.size >= 10_000) this.buckets.clear();
-    this.targets.set(endpointId, { version, target });
-    // A failed load must not stick: the next claim tries again.
-    target.catch(() => this.targets.delete(endpointId));
-    return target;
-  }
-
-  private async load(endpointId: string): Promise<DeliveryTarget> {
-    const { db, endpoints } = this.deps;
-    const row = await db
-      .selectFrom("webhook_endpoints")
-      .selectAll()
-      .where("id", "=", endpointId)
-      .executeTakeFirstOrThrow();
-    const secrets = await db
-      .selectFrom("webhook_endpoint_secrets")
-      .select(["secret_enc", "expires_at"])
-      .where("endpoint_id", "=", endpointId)
-      .orderBy("created_at", "desc")
-      .execute();
-    return {
-      id: row.id,
-      projectId: row.project_id,
-      url: row.url,
-      headers: endpoints.openHeaders(row.headers_enc),
-      status: row.status,
-      rateLimitPerSecond: row.rate_limit_per_second,
-      secrets: secrets.map((s) => ({
-        secret: endpoints.openSecret(s.secret_enc),
-        expiresAt: s.expires_at ? s.expires_at.getTime() : null,
-      })),
-      version: row.config_version,
-    };
   }
 }
 
