@@ -3,6 +3,16 @@ import { performance } from "node:perf_hooks";
 import { openPgliteDatabase } from "../src/platform/db/pglite-database.ts";
 import { createBenchDatabase, startBenchApp } from "./bench-app.ts";
 import {
+  CACHE_LEGEND,
+  CONTACTS,
+  ZIPF_S,
+  cacheGoals,
+  cacheJson,
+  formatCacheTable,
+  runCacheSuite,
+  type CacheRow,
+} from "./cache-bench.ts";
+import {
   EVENTS_LEGEND,
   eventsJson,
   formatEventsTable,
@@ -36,8 +46,8 @@ import {
  * loopback socket), each divided by the raw driver's rate for the same kind of statement
  * measured in the same run on the same backend. PGlite always; PostgreSQL when
  * DATABASE_URL is set, in a database of its own that is dropped at the end.
- * Then domain events (events-bench.ts) and WhatsApp inbound (inbound-bench.ts);
- * BENCH_SUITES picks the parts.
+ * Then domain events (events-bench.ts) and WhatsApp inbound (inbound-bench.ts), and the
+ * read-through cache (cache-bench.ts); BENCH_SUITES picks the parts.
  */
 const settings = readSettings(process.env);
 const interrupted = new AbortController();
@@ -118,6 +128,7 @@ interface Results {
   events?: EventsReport;
   inbound?: InboundRow[];
   webhooks?: WebhooksRow[];
+  cache?: CacheRow[];
 }
 
 function printResults(results: Results, totalSeconds: number) {
@@ -183,6 +194,21 @@ function printResults(results: Results, totalSeconds: number) {
       if (row.errors > 0) console.log(`ERRORS ${where}: ${row.errors}, first: ${row.firstError}`);
     }
   }
+  if (results.cache) {
+    console.log("");
+    console.log(
+      `== cache (GET /v1/contacts/:id, Zipf(${ZIPF_S}) over ${CONTACTS} contacts; goals: hit ratio >= 90%, ` +
+        `cached p50 >= 10x faster than uncached, throughput >= 0.6x a bare route) ==`,
+    );
+    console.log(formatCacheTable(results.cache));
+    console.log("");
+    for (const line of CACHE_LEGEND) console.log(line);
+    for (const line of cacheGoals(results.cache)) console.log(line);
+    for (const row of results.cache) {
+      if (row.errors > 0)
+        console.log(`ERRORS cache ${row.mode}: ${row.errors}, first: ${row.firstError}`);
+    }
+  }
   console.log("");
   if (settings.databaseUrl) {
     console.log(
@@ -220,6 +246,9 @@ function printResults(results: Results, totalSeconds: number) {
           }
         : {}),
       ...(results.webhooks ? { webhooks: webhooksJson(results.webhooks) } : {}),
+      ...(results.cache
+        ? { cache: { contacts: CONTACTS, zipfS: ZIPF_S, results: cacheJson(results.cache) } }
+        : {}),
       ...(results.inbound
         ? {
             inbound: {
@@ -240,7 +269,8 @@ function failed(results: Results): boolean {
     (results.contacts ?? []).some((r) => r.errors > 0 || r.requests === 0) ||
     (results.events?.rows ?? []).some((r) => !r.skipped && (r.errors > 0 || r.events === 0)) ||
     (results.inbound ?? []).some((r) => r.errors > 0 || r.requests === 0) ||
-    (results.webhooks ?? []).some((r) => r.deliveries < r.expected || r.rate === 0)
+    (results.webhooks ?? []).some((r) => r.deliveries < r.expected || r.rate === 0) ||
+    (results.cache ?? []).some((r) => r.errors > 0 || r.requests === 0)
   );
 }
 
@@ -276,6 +306,7 @@ async function main() {
   if (settings.suites.includes("events")) results.events = await runEventsSuite(context);
   if (settings.suites.includes("inbound")) results.inbound = await runInboundSuite(context);
   if (settings.suites.includes("webhooks")) results.webhooks = await runWebhooksSuite(context);
+  if (settings.suites.includes("cache")) results.cache = await runCacheSuite(context);
   printResults(results, Math.round((Date.now() - started) / 100) / 10);
   if (failed(results)) process.exitCode = 1;
 }

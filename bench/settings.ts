@@ -17,6 +17,8 @@ export interface BenchSettings {
   suites: Suite[];
   /** When set, the events suite measures RabbitMQ (raw amqplib and the app's bus) too. */
   amqpUrl: string | undefined;
+  /** When set, the cache suite runs the app with its Redis tier and bus. */
+  redisUrl: string | undefined;
   events: {
     /** Paced production rate (BENCH_EVENTS_RATE, default 1000/s). */
     ratePerSecond: number;
@@ -37,7 +39,7 @@ export interface BenchSettings {
   jobsPollIntervalSeconds: string | undefined;
 }
 
-export const SUITES = ["contacts", "events", "inbound", "webhooks"] as const;
+export const SUITES = ["contacts", "events", "inbound", "webhooks", "cache"] as const;
 export type Suite = (typeof SUITES)[number];
 export type EventProducerKind = "contacts" | "outbox";
 
@@ -81,6 +83,7 @@ export function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
     appLogLevel: env["BENCH_APP_LOG_LEVEL"] || "silent",
     suites: suitesOf(env["BENCH_SUITES"]),
     amqpUrl: env["AMQP_URL"] || undefined,
+    redisUrl: env["REDIS_URL"] || undefined,
     events: {
       ratePerSecond: integer(env, "BENCH_EVENTS_RATE", 1000, 1),
       burst: integer(env, "BENCH_EVENTS_BURST", 2000, 1),

@@ -4,6 +4,7 @@
  * Run: npm run docs:env
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { format, resolveConfig } from "prettier";
 import { ConfigSchema, SECRET_KEYS } from "../src/config.ts";
 
 type Property = { default?: unknown; description?: string };
@@ -39,4 +40,9 @@ const before = readme.slice(0, readme.indexOf(start) + start.length);
 const after = readme.slice(readme.indexOf(end));
 if (!readme.includes(start) || !readme.includes(end))
   throw new Error("README lacks the table markers");
-writeFileSync("README.md", `${before}\n${table}\n${after}`);
+// Formatted as `npm run format:check` expects, so regenerating never breaks the check.
+const options = (await resolveConfig("README.md")) ?? {};
+writeFileSync(
+  "README.md",
+  await format(`${before}\n${table}\n${after}`, { ...options, filepath: "README.md" }),
+);

@@ -18,6 +18,7 @@ import type { IntegrationRegistry } from "./platform/resilience/integration-regi
 import { policySettingsFromConfig } from "./platform/resilience/policy-settings.ts";
 import { Channels } from "./services/channels.ts";
 import { Conversations } from "./services/conversations.ts";
+import type { EntityCache } from "./services/entity-cache.ts";
 import { MediaDownloads } from "./services/media-downloads.ts";
 import { Messages } from "./services/messages.ts";
 import { OutboundMessages } from "./services/outbound-messages.ts";
@@ -34,6 +35,7 @@ export function composeWhatsApp({
   metrics,
   integrations,
   jobs,
+  cache,
 }: {
   config: Config;
   db: Kysely<DB>;
@@ -42,6 +44,8 @@ export function composeWhatsApp({
   metrics: Metrics;
   integrations: IntegrationRegistry;
   jobs: JobQueue;
+  /** Read-through for channel rows and active sessions; contacts on the inbound path. */
+  cache: EntityCache;
 }) {
   // WhatsApp through WAHA: sealed credentials, one resilience policy per WAHA server.
   const box = new SecretBox(
@@ -83,6 +87,7 @@ export function composeWhatsApp({
     gateway,
     guard: outboundUrlGuard(wahaHttp.guard),
     publicBaseUrl: config.PUBLIC_BASE_URL,
+    cache,
   });
   const messages = new Messages(db);
   const media = new MediaDownloads({
@@ -101,9 +106,14 @@ export function composeWhatsApp({
       },
     ),
   });
-  const conversations = new Conversations(db, uow, async ({ trx }, sessionId, at) => {
-    await jobs.enqueue(whatsapp.sessionTimeout, { sessionId }, { db: trx, startAfter: at });
-  });
+  const conversations = new Conversations(
+    db,
+    uow,
+    async ({ trx }, sessionId, at) => {
+      await jobs.enqueue(whatsapp.sessionTimeout, { sessionId }, { db: trx, startAfter: at });
+    },
+    cache,
+  );
   const inbound = new WhatsAppInbound({
     db,
     uow,
@@ -113,6 +123,7 @@ export function composeWhatsApp({
       await jobs.enqueue(whatsapp.processInbound, { inboundEventId }, { db: context.trx });
       context.afterCommit(() => jobs.wake(whatsapp.processInbound.name));
     },
+    cache,
   });
   const outbound = new OutboundMessages({
     db,

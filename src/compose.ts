@@ -2,10 +2,13 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config.ts";
+import { composeCache } from "./compose-cache.ts";
 import { composeWebhooks } from "./compose-webhooks.ts";
 import { composeWhatsApp } from "./compose-whatsapp.ts";
 import { buildServer } from "./http/build-server.ts";
 import type { ReadinessCheck } from "./http/routes/operations-routes.ts";
+import type { Cache } from "./platform/cache/cache.ts";
+import type { CachePlatform } from "./platform/cache/cache-from-config.ts";
 import { buildJobs } from "./jobs/index.ts";
 import type { EventBus, EventConsumer } from "./platform/bus/event-bus.ts";
 import { InProcessBus } from "./platform/bus/in-process-bus.ts";
@@ -80,6 +83,10 @@ export interface App {
     webhookEndpoints: WebhookEndpoints;
     webhookDeliveries: WebhookDeliveries;
     webhookDispatcher: WebhookDispatcher;
+    /** The read-through cache (memory, and Redis when REDIS_URL is set). */
+    cache: Cache;
+    /** The cache, the rate limiters and the Redis connection behind them. */
+    cachePlatform: CachePlatform;
   };
   server: FastifyInstance;
   /** Migrates, bootstraps on an empty database, starts the bus, relay and job workers. */
@@ -100,10 +107,13 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   // The relay is created after the bus; producers only need a way to nudge it.
   const nudge = { relay: () => {} };
   const uow = new UnitOfWork(db, () => nudge.relay());
-  const apiKeys = new ApiKeys(db, uow);
+  const integrations = new IntegrationRegistry();
+  // Built early: the services read through it; its Redis policy joins the registry.
+  const cache = composeCache({ config, logger, metrics, integrations });
+  const apiKeys = new ApiKeys(db, uow, cache.entities);
   const projects = new Projects(db, apiKeys, uow);
-  const contacts = new Contacts(db, uow);
-  const pipelines = new Pipelines(db, uow);
+  const contacts = new Contacts(db, uow, cache.entities);
+  const pipelines = new Pipelines(db, uow, cache.entities);
   const idempotency = new IdempotencyStore(db, config.IDEMPOTENCY_TTL_HOURS);
   const timeline = new ContactTimeline(db);
 
@@ -115,8 +125,16 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     retryLimit: config.JOBS_RETRY_LIMIT,
     retryDelaySeconds: config.JOBS_RETRY_DELAY_SECONDS,
   });
-  const integrations = new IntegrationRegistry();
-  const whatsapp = composeWhatsApp({ config, db, uow, logger, metrics, integrations, jobs });
+  const whatsapp = composeWhatsApp({
+    config,
+    db,
+    uow,
+    logger,
+    metrics,
+    integrations,
+    jobs,
+    cache: cache.entities,
+  });
   const { channels, conversations, messages, media, inbound, outbound, gateway } = whatsapp;
   jobs.register(whatsapp.jobDefinitions);
   const webhooks = composeWebhooks({
@@ -131,7 +149,12 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     ...(options.resolver ? { resolver: options.resolver } : {}),
     ...(options.clock ? { now: options.clock } : {}),
   });
-  const consumers = [timeline.consumer, webhooks.consumer, ...(options.consumers ?? [])];
+  const consumers = [
+    timeline.consumer,
+    webhooks.consumer,
+    cache.consumer,
+    ...(options.consumers ?? []),
+  ];
   let bus: EventBus;
   if (config.AMQP_URL) {
     bus = new RabbitMqBus(
@@ -190,6 +213,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     ...(bus.kind === "rabbitmq"
       ? [{ name: "broker", code: "BROKER_UNAVAILABLE", check: () => bus.ping() }]
       : []),
+    ...cache.readiness,
   ];
   const server = await buildServer({
     config,
@@ -206,6 +230,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     whatsapp: { channels, conversations, messages, outbound, inbound, media },
     webhooks: { endpoints: webhooks.endpoints, deliveries: webhooks.deliveries },
     integrations,
+    rateLimits: cache.platform.rateLimits,
   });
 
   let stopping: Promise<void> | undefined;
@@ -236,6 +261,8 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       webhookEndpoints: webhooks.endpoints,
       webhookDeliveries: webhooks.deliveries,
       webhookDispatcher: webhooks.dispatcher,
+      cache: cache.platform.cache,
+      cachePlatform: cache.platform,
     },
     server,
     async start() {
@@ -265,6 +292,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         await jobs
           .stop(config.SHUTDOWN_TIMEOUT_MS)
           .catch((error) => logger.warn({ err: error }, "job stop failed"));
+        await cache.close().catch((error) => logger.warn({ err: error }, "cache close failed"));
         await database.close();
       })();
       return stopping;

@@ -205,6 +205,12 @@ export const ConfigSchema = Type.Object({
   ),
   CACHE_NEGATIVE_TTL_MS: Int(5_000, 0, 3_600_000, "lifetime of a cached miss (not found)"),
   CACHE_L1_MAX_ITEMS: Int(10_000, 100, 10_000_000, "entries kept in each process's memory tier"),
+  CACHE_INVALIDATION_REPEAT_MS: Int(
+    1_000,
+    20,
+    60_000,
+    "writers delete their cache entries again after this; reads slower than half of it are not cached",
+  ),
   RATE_LIMIT_PER_KEY_PER_MINUTE: Int(1_200, 1, 1_000_000, "API requests per API key per minute"),
   RATE_LIMIT_PER_IP_PER_MINUTE: Int(
     600,

@@ -23,6 +23,7 @@ import type { Pipelines } from "../services/pipelines.ts";
 import type { IdempotencyStore } from "../services/idempotency.ts";
 import type { Projects } from "../services/projects.ts";
 import { authenticate } from "./auth.ts";
+import { rateLimitedAuthentication, type RateLimits } from "./rate-limit-hooks.ts";
 import { errorBody, handleError } from "./error-handler.ts";
 import { idempotencyHooks } from "./idempotency-hooks.ts";
 import { publicRoute } from "./request-context.ts";
@@ -51,6 +52,8 @@ export interface HttpDependencies {
   stream: EventStreamDependencies;
   /** Outbound integration policies, for GET /v1/integrations. */
   integrations: IntegrationRegistry;
+  /** Per API key, per client IP, per inbound channel (rate-limit-hooks.ts). */
+  rateLimits: RateLimits;
   whatsapp: {
     channels: Channels;
     conversations: Conversations;
@@ -124,7 +127,10 @@ export async function buildServer(deps: HttpDependencies): Promise<FastifyInstan
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
-  app.addHook("onRequest", authenticate(deps.apiKeys, config.ADMIN_TOKEN));
+  app.addHook(
+    "onRequest",
+    rateLimitedAuthentication(authenticate(deps.apiKeys, config.ADMIN_TOKEN), deps.rateLimits),
+  );
   const idempotency = idempotencyHooks(deps.idempotency, logger);
   app.addHook("preHandler", idempotency.preHandler);
   app.addHook("onSend", idempotency.onSend);

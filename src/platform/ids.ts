@@ -4,6 +4,23 @@ let lastMs = 0;
 let sequence = 0;
 
 /**
+ * Random bytes drawn 4 KiB at a time: one `randomBytes` call per id cost about 6 % of a
+ * cached read's CPU (an id per request, for x-request-id). Same CSPRNG, fewer calls.
+ */
+const POOL_BYTES = 4_096;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+function randomInto(target: Buffer, length = target.length): void {
+  if (poolOffset + length > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    poolOffset = 0;
+  }
+  pool.copy(target, 0, poolOffset, poolOffset + length);
+  poolOffset += length;
+}
+const sequenceSeed = Buffer.alloc(2);
+
+/**
  * UUIDv7 (RFC 9562): 48-bit Unix ms timestamp, then randomness. Ids made in one process
  * are strictly increasing (a 12-bit counter in rand_a within the same millisecond), so
  * ordering by id is ordering by creation, which cursor pagination relies on.
@@ -11,7 +28,8 @@ let sequence = 0;
 export function uuidv7(now: number = Date.now()): string {
   if (now > lastMs) {
     lastMs = now;
-    sequence = randomBytes(2).readUInt16BE() & 0x7ff;
+    randomInto(sequenceSeed);
+    sequence = sequenceSeed.readUInt16BE() & 0x7ff;
   } else {
     sequence += 1;
     if (sequence > 0xfff) {
@@ -19,7 +37,8 @@ export function uuidv7(now: number = Date.now()): string {
       sequence = 0;
     }
   }
-  const bytes = randomBytes(16);
+  const bytes = Buffer.allocUnsafe(16);
+  randomInto(bytes);
   const ms = lastMs;
   bytes[0] = Math.floor(ms / 2 ** 40) & 0xff;
   bytes[1] = Math.floor(ms / 2 ** 32) & 0xff;

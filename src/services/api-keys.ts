@@ -5,6 +5,7 @@ import type { Queryable } from "../platform/db/database.ts";
 import type { DB } from "../platform/db/schema.ts";
 import { notFound } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
+import { cacheRef, type EntityCache } from "./entity-cache.ts";
 import type { UnitOfWork } from "./unit-of-work.ts";
 
 export interface ApiKeyView {
@@ -42,6 +43,7 @@ export class ApiKeys {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly uow: UnitOfWork,
+    private readonly cache: EntityCache,
   ) {}
 
   /** Creates a key and returns it in clear text: the only time it is ever visible. */
@@ -73,18 +75,28 @@ export class ApiKeys {
     }, db);
   }
 
+  /**
+   * The key's principal, read through the cache on every request. The entry is keyed by
+   * the key's hash (the key itself is never stored) and deleted when the key is revoked;
+   * unknown keys are cached as misses for the negative TTL.
+   */
   async authenticate(key: string): Promise<Principal | undefined> {
     if (!key.startsWith(KEY_PREFIX) || key.length > 100) return undefined;
+    const hash = hashApiKey(key);
+    const principal = await this.cache.read(cacheRef.apiKey(hash), () => this.lookup(hash));
+    if (principal) this.touch(principal.keyId);
+    return principal;
+  }
+
+  private async lookup(hash: string): Promise<Principal | undefined> {
     const row = await this.db
       .selectFrom("api_keys")
       .innerJoin("projects", "projects.id", "api_keys.project_id")
       .select(["api_keys.id", "api_keys.project_id", "api_keys.role"])
-      .where("api_keys.key_hash", "=", hashApiKey(key))
+      .where("api_keys.key_hash", "=", hash)
       .where("api_keys.revoked_at", "is", null)
       .executeTakeFirst();
-    if (!row) return undefined;
-    this.touch(row.id);
-    return { projectId: row.project_id, keyId: row.id, role: row.role };
+    return row && { projectId: row.project_id, keyId: row.id, role: row.role };
   }
 
   async list(projectId: string): Promise<ApiKeyView[]> {
@@ -98,17 +110,20 @@ export class ApiKeys {
     return rows.map(toView);
   }
 
+  /** Revokes a key; it stops authenticating as soon as this returns, on every instance. */
   async revoke(projectId: string, id: string): Promise<void> {
-    await this.uow.run(async ({ trx, emit }) => {
-      const result = await trx
+    await this.uow.run(async (context) => {
+      const revoked = await context.trx
         .updateTable("api_keys")
         .set({ revoked_at: new Date() })
         .where("project_id", "=", projectId)
         .where("id", "=", id)
         .where("revoked_at", "is", null)
+        .returning("key_hash")
         .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) throw notFound("api_key");
-      emit("api_key.revoked", { projectId, aggregateId: id, data: { apiKeyId: id } });
+      if (!revoked) throw notFound("api_key");
+      this.cache.afterCommit(context, cacheRef.apiKey(revoked.key_hash));
+      context.emit("api_key.revoked", { projectId, aggregateId: id, data: { apiKeyId: id } });
     });
   }
 

@@ -5,6 +5,7 @@ import type { SecretBox } from "../platform/crypto/secret-box.ts";
 import type { ChannelsTable, ChannelStatus, DB } from "../platform/db/schema.ts";
 import { AppError, notFound } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
+import { cacheRef, type CacheRef, type EntityCache } from "./entity-cache.ts";
 import { decodeCursor, toPage, type Page } from "./pagination.ts";
 import type { UnitOfWork, UnitOfWorkContext } from "./unit-of-work.ts";
 import type { GatewayTarget, OutboundUrlGuard, WhatsAppGateway } from "./whatsapp-gateway.ts";
@@ -55,6 +56,7 @@ export class Channels {
       gateway: WhatsAppGateway;
       guard: OutboundUrlGuard;
       publicBaseUrl: string;
+      cache: EntityCache;
     },
   ) {}
 
@@ -110,41 +112,46 @@ export class Channels {
   }
 
   async update(projectId: string, id: string, input: ChannelInput): Promise<Channel> {
-    await this.row(projectId, id);
+    const current = await this.row(projectId, id);
     const baseUrl =
       input.waha?.baseUrl === undefined ? undefined : await this.checkBaseUrl(input.waha.baseUrl);
     if (input.pipelineId) await this.checkPipeline(projectId, input.pipelineId);
-    const row = await this.deps.db
-      .updateTable("channels")
-      .set({
-        updated_at: new Date(),
-        ...(input.name === undefined ? {} : { name: input.name }),
-        ...(baseUrl === undefined ? {} : { waha_base_url: baseUrl }),
-        ...(input.waha?.session === undefined ? {} : { waha_session: input.waha.session }),
-        ...(input.waha?.apiKey === undefined
-          ? {}
-          : { waha_api_key_enc: this.deps.box.encrypt(input.waha.apiKey) }),
-        ...(input.sessionTimeoutMinutes === undefined
-          ? {}
-          : { session_timeout_minutes: input.sessionTimeoutMinutes }),
-        ...(input.pipelineId === undefined ? {} : { pipeline_id: input.pipelineId }),
-        ...(input.allowGroups === undefined ? {} : { allow_groups: input.allowGroups }),
-      })
-      .where("id", "=", id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const row = await this.writing(current, () =>
+      this.deps.db
+        .updateTable("channels")
+        .set({
+          updated_at: new Date(),
+          ...(input.name === undefined ? {} : { name: input.name }),
+          ...(baseUrl === undefined ? {} : { waha_base_url: baseUrl }),
+          ...(input.waha?.session === undefined ? {} : { waha_session: input.waha.session }),
+          ...(input.waha?.apiKey === undefined
+            ? {}
+            : { waha_api_key_enc: this.deps.box.encrypt(input.waha.apiKey) }),
+          ...(input.sessionTimeoutMinutes === undefined
+            ? {}
+            : { session_timeout_minutes: input.sessionTimeoutMinutes }),
+          ...(input.pipelineId === undefined ? {} : { pipeline_id: input.pipelineId }),
+          ...(input.allowGroups === undefined ? {} : { allow_groups: input.allowGroups }),
+        })
+        .where("id", "=", id)
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
     return this.toChannel(row);
   }
 
   async delete(projectId: string, id: string): Promise<void> {
-    const result = await this.deps.db
-      .updateTable("channels")
-      .set({ deleted_at: new Date(), updated_at: new Date(), status: "inactive" })
-      .where("project_id", "=", projectId)
-      .where("id", "=", id)
-      .where("deleted_at", "is", null)
-      .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) throw notFound("channel");
+    const current = await this.row(projectId, id);
+    const deleted = await this.writing(current, () =>
+      this.deps.db
+        .updateTable("channels")
+        .set({ deleted_at: new Date(), updated_at: new Date(), status: "inactive" })
+        .where("project_id", "=", projectId)
+        .where("id", "=", id)
+        .where("deleted_at", "is", null)
+        .executeTakeFirst(),
+    );
+    if (deleted.numUpdatedRows === 0n) throw notFound("channel");
   }
 
   /**
@@ -215,7 +222,8 @@ export class Channels {
     at?: Date,
   ): Promise<ChannelRow> {
     if (row.status === status && !at) return row;
-    const apply = async ({ trx, emit }: UnitOfWorkContext) => {
+    const apply = async (context: UnitOfWorkContext) => {
+      const { trx, emit } = context;
       const current = at
         ? await trx
             .selectFrom("channels")
@@ -231,6 +239,7 @@ export class Channels {
         .where("id", "=", row.id)
         .returningAll()
         .executeTakeFirstOrThrow();
+      this.deps.cache.afterCommit(context, ...channelRefs(row));
       if (current.status !== status)
         emit("channel.status_changed", {
           projectId: row.project_id,
@@ -254,25 +263,42 @@ export class Channels {
     return this.deps.box.decrypt(row.inbound_secret_enc);
   }
 
+  /**
+   * A live channel's row, through the cache. Its provider secrets stay sealed in it (the
+   * cache, Redis included, only ever holds ciphertext); they are opened where used.
+   */
   async row(projectId: string, id: string): Promise<ChannelRow> {
-    const row = await this.deps.db
-      .selectFrom("channels")
-      .selectAll()
-      .where("project_id", "=", projectId)
-      .where("id", "=", id)
-      .where("deleted_at", "is", null)
-      .executeTakeFirst();
+    const row = await this.deps.cache.read(cacheRef.channel(projectId, id), () =>
+      this.deps.db
+        .selectFrom("channels")
+        .selectAll()
+        .where("project_id", "=", projectId)
+        .where("id", "=", id)
+        .where("deleted_at", "is", null)
+        .executeTakeFirst(),
+    );
     if (!row) throw notFound("channel");
     return row;
   }
 
+  /** The inbound path's lookup (every webhook), through the cache; unknown ids too. */
   async byInboundId(inboundId: string): Promise<ChannelRow | undefined> {
-    return this.deps.db
-      .selectFrom("channels")
-      .selectAll()
-      .where("inbound_id", "=", inboundId)
-      .where("deleted_at", "is", null)
-      .executeTakeFirst();
+    return this.deps.cache.read(cacheRef.channelInbound(inboundId), () =>
+      this.deps.db
+        .selectFrom("channels")
+        .selectAll()
+        .where("inbound_id", "=", inboundId)
+        .where("deleted_at", "is", null)
+        .executeTakeFirst(),
+    );
+  }
+
+  /**
+   * Runs one autocommit write to the channel's row with its cache entries held and
+   * invalidated (writes inside a unit of work use `afterCommit` instead).
+   */
+  writing<T>(row: Pick<ChannelRow, "id" | "project_id" | "inbound_id">, write: () => Promise<T>) {
+    return this.deps.cache.writing(channelRefs(row), write);
   }
 
   private async checkPipeline(projectId: string, pipelineId: string): Promise<void> {
@@ -314,3 +340,8 @@ export class Channels {
     };
   }
 }
+
+const channelRefs = (row: Pick<ChannelRow, "id" | "project_id" | "inbound_id">): CacheRef[] => [
+  cacheRef.channel(row.project_id, row.id),
+  cacheRef.channelInbound(row.inbound_id),
+];

@@ -12,6 +12,7 @@ import { isUniqueViolation } from "../platform/db/database-errors.ts";
 import type { ContactsTable, DB } from "../platform/db/schema.ts";
 import { AppError, notFound, validationError } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
+import { cacheRef, type CacheRef, type EntityCache } from "./entity-cache.ts";
 import { decodeCursor, toPage, type Page } from "./pagination.ts";
 import type { UnitOfWork } from "./unit-of-work.ts";
 
@@ -52,10 +53,13 @@ export interface ContactFilters {
 
 type Field = { field: string; message: string };
 
+type ContactRow = Selectable<ContactsTable>;
+
 export class Contacts {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly uow: UnitOfWork,
+    private readonly cache: EntityCache,
   ) {}
 
   async create(projectId: string, input: ContactInput & { name: string }, db: Queryable = this.db) {
@@ -92,13 +96,40 @@ export class Contacts {
     }, db);
   }
 
+  /**
+   * A contact, read through the cache (misses too, for the negative TTL). Inside a
+   * caller's transaction the database answers: it may see that transaction's own writes.
+   */
   async get(projectId: string, id: string, db: Queryable = this.db): Promise<Contact> {
-    return toContact(await this.findRow(projectId, id, db));
+    if (db !== this.db) return toContact(await this.findRow(projectId, id, db));
+    const contact = await this.cache.read(cacheRef.contact(projectId, id), () =>
+      this.load(projectId, id),
+    );
+    if (!contact) throw notFound("contact");
+    return contact;
+  }
+
+  /** The contact with this phone (digits), or undefined; through the cache. */
+  async findByPhone(projectId: string, phone: string): Promise<Contact | undefined> {
+    const ref = cacheRef.contactBy(projectId, "phone", phone);
+    // The phone -> id entry is a hint: only found ids are cached, and the contact it
+    // points to (an entry invalidated on every write) must still have this phone.
+    const hinted = await this.cache.read(ref, () => this.idByPhone(projectId, phone), {
+      negativeTtlMs: 0,
+    });
+    if (hinted) {
+      const contact = await this.get(projectId, hinted).catch(() => undefined);
+      if (contact?.phone === phone) return contact;
+      await this.cache.invalidate([ref], { repeat: false });
+    }
+    const id = await this.idByPhone(projectId, phone);
+    return id ? this.get(projectId, id) : undefined;
   }
 
   async update(projectId: string, id: string, input: ContactInput): Promise<Contact> {
     const values = normalizeInput(input);
-    return this.uow.run(async ({ trx, emit }) => {
+    return this.uow.run(async (context) => {
+      const { trx, emit } = context;
       // Lock the row so concurrent merge patches of customFields do not lose updates.
       const current = await this.findRow(projectId, id, trx, true);
       const customFields =
@@ -125,6 +156,7 @@ export class Contacts {
           .where("id", "=", current.id)
           .returningAll()
           .executeTakeFirstOrThrow();
+        this.cache.afterCommit(context, ...refsOf(current), ...refsOf(row));
         const before = snapshot(toContact(current));
         const contact = toContact(row);
         const after = snapshot(contact);
@@ -146,20 +178,30 @@ export class Contacts {
   }
 
   async delete(projectId: string, id: string): Promise<void> {
-    await this.uow.run(async ({ trx, emit }) => {
-      const result = await trx
+    await this.uow.run(async (context) => {
+      const row = await context.trx
         .updateTable("contacts")
         .set({ deleted_at: new Date(), updated_at: new Date() })
         .where("project_id", "=", projectId)
         .where("id", "=", id)
         .where("deleted_at", "is", null)
+        .returningAll()
         .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) throw notFound("contact");
-      emit("contact.deleted", { projectId, aggregateId: id, data: { contactId: id } });
+      if (!row) throw notFound("contact");
+      this.cache.afterCommit(context, ...refsOf(row));
+      context.emit("contact.deleted", { projectId, aggregateId: id, data: { contactId: id } });
     });
   }
 
   async list(projectId: string, filters: ContactFilters): Promise<Page<Contact>> {
+    const { phone, limit, cursor, ...others } = filters;
+    // `?phone=` alone: phones are unique per project, so the page is that one contact.
+    if (phone !== undefined && !cursor && Object.values(others).every((v) => v === undefined)) {
+      const digits = normalizePhone(phone);
+      if (!digits) throw validationError([{ field: "phone", message: "is not a phone number" }]);
+      const contact = limit > 0 ? await this.findByPhone(projectId, digits) : undefined;
+      return { data: contact ? [contact] : [], nextCursor: null };
+    }
     let query = this.db
       .selectFrom("contacts")
       .selectAll()
@@ -201,6 +243,28 @@ export class Contacts {
       .limit(filters.limit + 1)
       .execute();
     return toPage(rows, filters.limit, toContact);
+  }
+
+  private async load(projectId: string, id: string): Promise<Contact | undefined> {
+    const row = await this.db
+      .selectFrom("contacts")
+      .selectAll()
+      .where("project_id", "=", projectId)
+      .where("id", "=", id)
+      .where("deleted_at", "is", null)
+      .executeTakeFirst();
+    return row && toContact(row);
+  }
+
+  private async idByPhone(projectId: string, phone: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom("contacts")
+      .select("id")
+      .where("project_id", "=", projectId)
+      .where("phone", "=", phone)
+      .where("deleted_at", "is", null)
+      .executeTakeFirst();
+    return row?.id;
   }
 
   private async findRow(projectId: string, id: string, db: Queryable, forUpdate = false) {
@@ -265,6 +329,19 @@ function mapConflict(error: unknown): unknown {
   return error;
 }
 
+/** The cache entries a contact row is read by: itself and its phone / WhatsApp id hints. */
+export function refsOf(
+  row: Pick<ContactRow, "id" | "project_id" | "phone" | "whatsapp_wid" | "whatsapp_lid">,
+): CacheRef[] {
+  const refs = [cacheRef.contact(row.project_id, row.id)];
+  if (row.phone) refs.push(cacheRef.contactBy(row.project_id, "phone", row.phone));
+  if (row.whatsapp_wid)
+    refs.push(cacheRef.contactBy(row.project_id, "whatsapp_wid", row.whatsapp_wid));
+  if (row.whatsapp_lid)
+    refs.push(cacheRef.contactBy(row.project_id, "whatsapp_lid", row.whatsapp_lid));
+  return refs;
+}
+
 /** The contact as events carry it: identity and CRM fields, not bookkeeping timestamps. */
 const snapshot = (c: Contact) => ({
   id: c.id,
@@ -276,7 +353,7 @@ const snapshot = (c: Contact) => ({
   externalId: c.externalId,
 });
 
-export function toContact(row: Selectable<ContactsTable>): Contact {
+export function toContact(row: ContactRow): Contact {
   return {
     id: row.id,
     name: row.name,

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable } from "kysely";
 import type { ConversationSessionsTable, DB } from "../platform/db/schema.ts";
 import { notFound } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
+import { cacheRef, type EntityCache } from "./entity-cache.ts";
 import { decodeCursor, toPage, type Page } from "./pagination.ts";
 import type { UnitOfWork, UnitOfWorkContext } from "./unit-of-work.ts";
 
@@ -43,6 +44,7 @@ export class Conversations {
     private readonly db: Kysely<DB>,
     private readonly uow: UnitOfWork,
     private readonly scheduleTimeout: ScheduleTimeout,
+    private readonly cache: EntityCache,
   ) {}
 
   /** Records a message in the contact's active session (starting one when needed). */
@@ -72,6 +74,11 @@ export class Conversations {
       session = undefined;
     }
     if (!session) session = await this.start(context, input);
+    // Counts and times change with every message: the cached active session goes.
+    this.cache.afterCommit(
+      context,
+      cacheRef.activeSession(input.projectId, input.contactId, input.channelId),
+    );
     const inbound = input.direction === "inbound";
     const respondsNow = !inbound && session.last_inbound_at !== null;
     const firstResponse =
@@ -147,6 +154,21 @@ export class Conversations {
     return toSession(await this.row(projectId, id));
   }
 
+  /** The contact's active session on the channel, or undefined; through the cache. */
+  async active(projectId: string, contactId: string, channelId: string) {
+    return this.cache.read(cacheRef.activeSession(projectId, contactId, channelId), async () => {
+      const row = await this.db
+        .selectFrom("conversation_sessions")
+        .selectAll()
+        .where("project_id", "=", projectId)
+        .where("contact_id", "=", contactId)
+        .where("channel_id", "=", channelId)
+        .where("status", "=", "active")
+        .executeTakeFirst();
+      return row && toSession(row);
+    });
+  }
+
   async list(
     projectId: string,
     filters: {
@@ -157,6 +179,13 @@ export class Conversations {
       cursor?: string;
     },
   ): Promise<Page<Session>> {
+    const { contactId, channelId, status, cursor } = filters;
+    // At most one session per contact and channel is active (a unique index): that page
+    // is the cached active session.
+    if (contactId && channelId && status === "active" && !cursor) {
+      const session = await this.active(projectId, contactId, channelId);
+      return { data: session ? [session] : [], nextCursor: null };
+    }
     let query = this.db
       .selectFrom("conversation_sessions")
       .selectAll()
@@ -211,6 +240,10 @@ export class Conversations {
   }
 
   private async end(context: UnitOfWorkContext, session: SessionRow, reason: string, at: Date) {
+    this.cache.afterCommit(
+      context,
+      cacheRef.activeSession(session.project_id, session.contact_id, session.channel_id),
+    );
     await context.trx
       .updateTable("conversation_sessions")
       .set({ status: "ended", end_reason: reason, ended_at: at })

@@ -175,19 +175,22 @@ export class OutboundMessages {
     // `now` may be long past on a busy worker): concurrent jobs must not both pass the gap.
     const { minGapMs } = this.deps.pacing;
     const sendAt = new Date(Math.max(now.getTime(), Date.now()));
-    const claimed = await db
-      .updateTable("channels")
-      .set({ last_send_at: sendAt })
-      .where("id", "=", channel.id)
-      .$if(minGapMs > 0, (q) =>
-        q.where((eb) =>
-          eb.or([
-            eb("last_send_at", "is", null),
-            eb("last_send_at", "<=", new Date(sendAt.getTime() - minGapMs)),
-          ]),
-        ),
-      )
-      .executeTakeFirst();
+    // last_send_at is part of the cached channel row: written with its entries held.
+    const claimed = await this.deps.channels.writing(channel, () =>
+      db
+        .updateTable("channels")
+        .set({ last_send_at: sendAt })
+        .where("id", "=", channel.id)
+        .$if(minGapMs > 0, (q) =>
+          q.where((eb) =>
+            eb.or([
+              eb("last_send_at", "is", null),
+              eb("last_send_at", "<=", new Date(sendAt.getTime() - minGapMs)),
+            ]),
+          ),
+        )
+        .executeTakeFirst(),
+    );
     if (claimed.numUpdatedRows === 0n) {
       return {
         kind: "deferred",

@@ -9,6 +9,7 @@ import type {
 } from "../platform/db/schema.ts";
 import { AppError, notFound } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
+import { cacheRef, type EntityCache } from "./entity-cache.ts";
 import { decodeCursor, toPage, type Page } from "./pagination.ts";
 import type { UnitOfWork } from "./unit-of-work.ts";
 
@@ -50,6 +51,7 @@ export class Pipelines {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly uow: UnitOfWork,
+    private readonly cache: EntityCache,
   ) {}
 
   async create(projectId: string, input: PipelineInput & { name: string }): Promise<Pipeline> {
@@ -69,9 +71,14 @@ export class Pipelines {
     return toPipeline(row, []);
   }
 
+  /** A pipeline with its statuses, through the cache (every write to either drops it). */
   async get(projectId: string, id: string): Promise<Pipeline> {
-    const row = await this.row(projectId, id);
-    return toPipeline(row, await this.statusesOf([row.id]));
+    const pipeline = await this.cache.read(cacheRef.pipeline(projectId, id), async () => {
+      const row = await this.find(projectId, id);
+      return row && toPipeline(row, await this.statusesOf([row.id]));
+    });
+    if (!pipeline) throw notFound("pipeline");
+    return pipeline;
   }
 
   async list(projectId: string, limit: number, cursor?: string): Promise<Page<Pipeline>> {
@@ -92,27 +99,32 @@ export class Pipelines {
 
   async update(projectId: string, id: string, input: PipelineInput): Promise<Pipeline> {
     await this.row(projectId, id);
-    const row = await this.db
-      .updateTable("pipelines")
-      .set({
-        updated_at: new Date(),
-        ...(input.name === undefined ? {} : { name: input.name.trim() }),
-        ...(input.sessionTimeoutMinutes === undefined
-          ? {}
-          : { session_timeout_minutes: input.sessionTimeoutMinutes }),
-      })
-      .where("project_id", "=", projectId)
-      .where("id", "=", id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const ref = cacheRef.pipeline(projectId, id);
+    const row = await this.cache.writing([ref], () =>
+      this.db
+        .updateTable("pipelines")
+        .set({
+          updated_at: new Date(),
+          ...(input.name === undefined ? {} : { name: input.name.trim() }),
+          ...(input.sessionTimeoutMinutes === undefined
+            ? {}
+            : { session_timeout_minutes: input.sessionTimeoutMinutes }),
+        })
+        .where("project_id", "=", projectId)
+        .where("id", "=", id)
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
     return toPipeline(row, await this.statusesOf([row.id]));
   }
 
   /** Adds a status at `position` (default: the end); answers the whole pipeline. */
   async addStatus(projectId: string, id: string, input: PipelineStatusInput): Promise<Pipeline> {
-    return this.uow.run(async ({ trx }) => {
+    return this.uow.run(async (context) => {
+      const { trx } = context;
       // Locking the pipeline serialises concurrent additions, so positions stay dense.
       const pipeline = await this.row(projectId, id, trx, true);
+      this.cache.afterCommit(context, cacheRef.pipeline(projectId, pipeline.id));
       const current = await this.statusesOf([pipeline.id], trx);
       const position = Math.min(input.position ?? current.length, current.length);
       if (position < current.length) {
@@ -159,7 +171,17 @@ export class Pipelines {
 
   /** Throws 404 PIPELINE_NOT_FOUND unless the pipeline belongs to the project. */
   async assertExists(projectId: string, id: string, db: Queryable = this.db): Promise<void> {
-    await this.row(projectId, id, db);
+    if (db === this.db) await this.get(projectId, id);
+    else await this.row(projectId, id, db);
+  }
+
+  private async find(projectId: string, id: string): Promise<PipelineRow | undefined> {
+    return this.db
+      .selectFrom("pipelines")
+      .selectAll()
+      .where("project_id", "=", projectId)
+      .where("id", "=", id)
+      .executeTakeFirst();
   }
 
   private async row(

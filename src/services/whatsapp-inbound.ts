@@ -15,6 +15,7 @@ import { AppError, notFound } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
 import type { ChannelRow, Channels } from "./channels.ts";
 import type { Conversations } from "./conversations.ts";
+import type { EntityCache } from "./entity-cache.ts";
 import { messageSnapshot } from "./messages.ts";
 import { resolveSessionTimeout } from "./session-timeout.ts";
 import type { UnitOfWork, UnitOfWorkContext } from "./unit-of-work.ts";
@@ -38,6 +39,7 @@ export class WhatsAppInbound {
       channels: Channels;
       conversations: Conversations;
       enqueue: EnqueueInbound;
+      cache: EntityCache;
     },
   ) {}
 
@@ -188,6 +190,7 @@ export class WhatsAppInbound {
       channel.project_id,
       message.counterpart,
       message.timestamp,
+      this.deps.cache,
     );
     // Our own API send, echoed before its answer was saved: its session activity is counted.
     if (message.fromMe && (await adoptEcho(context, channel, contactId, message))) {

@@ -32,6 +32,7 @@ const SETTINGS: CacheSettings = {
   softTimeoutMs: 100,
   negativeTtlMs: 1_000,
   l1MaxItems: 1_000,
+  maxFillMs: 500,
 };
 
 interface Instance {
@@ -137,6 +138,32 @@ describe("cache on Redis, two instances", () => {
       expect(await b.cache.getOrSet("contact:1", load("contact:1"))).toBe("v2");
   });
 
+  it("a fill running on one instance when another's delete arrives is not stored", async () => {
+    const [a, b] = instances as [Instance, Instance];
+    await b.cache.getOrSet("probe-order", async () => "p1");
+    let loaded!: () => void;
+    const loading = new Promise<void>((resolve) => (loaded = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // B read the row before A's write committed, and has not stored it yet.
+    const fill = b.cache.getOrSet("race", async () => {
+      loaded();
+      await gate;
+      return "old";
+    });
+    await loading;
+    await a.cache.delete("race");
+    await a.cache.delete("probe-order");
+    // Bus messages arrive in order: once B dropped the probe, it has seen "race" too.
+    await vi.waitFor(async () =>
+      expect(await b.cache.getOrSet("probe-order", async () => "p2")).toBe("p2"),
+    );
+    release();
+    expect(await fill).toBe("old");
+    expect(await b.cache.getOrSet("race", async () => "new")).toBe("new");
+    expect(await a.cache.getOrSet("race", async () => "new")).toBe("new");
+  });
+
   it("a project version bump on one instance invalidates the project on the other", async () => {
     const [a, b] = instances as [Instance, Instance];
     let version = "v1";
@@ -155,67 +182,93 @@ describe("cache on Redis, two instances", () => {
 });
 
 describe("Redis outage (through a TCP proxy)", () => {
-  it("keeps reads correct, bounds the added latency, opens and closes the breaker", async () => {
+  const redisCalls = async (instance: Instance, operations: string[], outcomes: string[]) =>
+    (await instance.metrics.integrationRequests.get()).values
+      .filter(
+        (v) =>
+          v.labels.integration === "redis" &&
+          operations.includes(String(v.labels.operation)) &&
+          outcomes.includes(String(v.labels.outcome)),
+      )
+      .reduce((sum, v) => sum + v.value, 0);
+
+  it("keeps reads correct without waiting on Redis, opens and closes the breaker", async () => {
     const a = open(proxy.urlVia(REDIS_URL));
     const b = open(REDIS_URL);
+    await vi.waitFor(() =>
+      expect(a.cache.status().coherent && b.cache.status().coherent).toBe(true),
+    );
     const source = new Map<string, string>([["contact:warm", "w1"]]);
     const load = (key: string) => async () => source.get(key) ?? `fresh:${key}`;
     expect(await a.cache.getOrSet("contact:warm", load("contact:warm"))).toBe("w1");
     expect(await b.cache.getOrSet("contact:warm", load("contact:warm"))).toBe("w1");
 
     proxy.cut();
-    // Reads of new keys: the factory answers; each call pays at most the L2 timeouts.
-    const misses: number[] = [];
+    // The bus's connection drops with the socket: from then on A cannot hear other
+    // instances' invalidations, so it answers from the source instead of its tiers.
+    await vi.waitFor(() => expect(a.cache.status().coherent).toBe(false));
+    const l2Reads = await redisCalls(a, ["cache.get"], ["success", "error", "timeout"]);
+    const latencies: number[] = [];
+    source.set("contact:warm", "w2"); // written by another instance A cannot hear
     for (let i = 0; i < 15; i++) {
       const { value, ms } = await timed(() =>
-        a.cache.getOrSet(`contact:${i}`, load(`contact:${i}`)),
+        a.cache.getOrSet("contact:warm", load("contact:warm")),
       );
-      expect(value).toBe(`fresh:contact:${i}`);
-      misses.push(ms);
+      expect(value).toBe("w2");
+      latencies.push(ms);
     }
-    // An L1 hit does not touch Redis at all.
-    const hit = await timed(() => a.cache.getOrSet("contact:warm", load("contact:warm")));
-    expect(hit.value).toBe("w1");
+    console.info(
+      `redis outage: bypassed read latencies ms ${latencies.map((m) => m.toFixed(2)).join(", ")}`,
+    );
+    // No read touched Redis, so none paid a Redis timeout.
+    expect(await redisCalls(a, ["cache.get"], ["success", "error", "timeout"])).toBe(l2Reads);
+    const bypassed = (await a.metrics.cacheRequests.get()).values.find(
+      (v) => v.labels.cache === "contact" && v.labels.result === "bypass",
+    );
+    expect(bypassed?.value).toBe(15);
+    expect(
+      (await a.metrics.registry.getSingleMetricAsString("ventros_cache_coherent")).trim(),
+    ).toMatch(/ventros_cache_coherent 0$/);
 
+    // Writes still invalidate through Redis: they fail until the breaker opens, then are
+    // refused at once (and remembered for replay).
+    for (let i = 0; i < 5; i++) await a.cache.delete(`contact:${i}`);
     expect(a.redis.policy.breakerState()).toBe("open");
     expect(a.registry.get("redis")?.snapshot().breakerState).toBe("open");
     const gauge = (await a.metrics.circuitBreakerState.get()).values.find(
       (v) => v.labels.integration === "redis",
     );
     expect(gauge?.value).toBe(2);
+    const failedBefore = await redisCalls(
+      a,
+      ["cache.delete", "cache.publish"],
+      ["error", "timeout"],
+    );
+    await a.cache.delete("contact:warm");
+    expect(await redisCalls(a, ["cache.delete", "cache.publish"], ["error", "timeout"])).toBe(
+      failedBefore,
+    );
+    expect(a.cache.status().pendingDeletes).toBeGreaterThan(0);
     const l2Errors = (await a.metrics.cacheL2Errors.get()).values.reduce((s, v) => s + v.value, 0);
     expect(l2Errors).toBeGreaterThan(0);
 
-    // Bounds relative to the configured timeouts, never absolute speeds: before the
-    // breaker opens a miss pays at most get + set + publish, each capped by the policy
-    // timeout; once it is open a miss pays well under one command timeout.
-    const policyTimeout = POLICY.timeoutMs!;
-    console.info(
-      `redis outage: miss latencies ms ${misses.map((m) => m.toFixed(1)).join(", ")}; L1 hit ${hit.ms.toFixed(2)} ms`,
-    );
-    expect(Math.max(...misses)).toBeLessThan(3 * policyTimeout + COMMAND_TIMEOUT_MS);
-    const afterOpen = misses.slice(-5);
-    expect(Math.max(...afterOpen)).toBeLessThan(COMMAND_TIMEOUT_MS / 2);
-    expect(hit.ms).toBeLessThan(COMMAND_TIMEOUT_MS / 2);
-
-    // A write during the outage: A invalidates locally at once; Redis and B catch up on recovery.
-    source.set("contact:warm", "w2");
-    const del = await timed(() => a.cache.delete("contact:warm"));
-    expect(del.ms).toBeLessThan(3 * policyTimeout + COMMAND_TIMEOUT_MS);
-    expect(await a.cache.getOrSet("contact:warm", load("contact:warm"))).toBe("w2");
-
     proxy.restore();
-    await vi.waitFor(() => expect(a.redis.policy.breakerState()).toBe("closed"), {
-      timeout: 10_000,
-      interval: 50,
-    });
+    await vi.waitFor(
+      () => {
+        expect(a.redis.policy.breakerState()).toBe("closed");
+        expect(a.cache.status()).toEqual({ coherent: true, pendingDeletes: 0 });
+      },
+      { timeout: 10_000, interval: 50 },
+    );
     expect((await a.metrics.circuitBreakerState.get()).values[0]?.value).toBe(0);
-    // The failed L2 delete is replayed and the bus retry reaches B: no stale read stays.
+    // Back: A's memory tier was emptied (it may have missed invalidations) and the entry
+    // A's failed delete left in Redis is gone, so both instances answer w2.
+    expect(await a.cache.getOrSet("contact:warm", load("contact:warm"))).toBe("w2");
     await vi.waitFor(
       async () => expect(await b.cache.getOrSet("contact:warm", load("contact:warm"))).toBe("w2"),
       { timeout: 10_000, interval: 50 },
     );
-    // And A writes to Redis again.
+    // And A uses Redis again.
     await a.cache.getOrSet("contact:after", load("contact:after"));
     await vi.waitFor(async () =>
       expect((await admin.keys(`${PREFIX}:cache:contact:after`)).length).toBe(1),
@@ -235,16 +288,22 @@ describe("Redis outage (through a TCP proxy)", () => {
     expect(await limiter.consume("key-1")).toMatchObject({ store: "redis", remaining: 98 });
 
     proxy.cut();
+    // The first decision may wait for its command to time out; after that the client
+    // knows it is disconnected (or the breaker is open) and no decision waits on Redis.
+    const timeouts = () => redisCalls(a, ["rateLimit.consume"], ["timeout"]);
     const during: number[] = [];
+    let timedOutBefore = 0;
     for (let i = 0; i < 6; i++) {
       const { value, ms } = await timed(() => limiter.consume("key-1"));
-      expect(value.allowed).toBe(true);
+      expect(value).toMatchObject({ allowed: true, store: "memory" });
       during.push(ms);
+      if (i === 0) timedOutBefore = await timeouts();
     }
+    console.info(`rate limiter during the cut: ms ${during.map((m) => m.toFixed(1)).join(", ")}`);
+    expect(await timeouts()).toBe(timedOutBefore);
     const last = await limiter.consume("key-1");
     // The insurance limiter counts alone: 7 points taken in memory.
     expect(last).toMatchObject({ store: "memory", remaining: 93 });
-    expect(Math.max(...during)).toBeLessThan(POLICY.timeoutMs! + COMMAND_TIMEOUT_MS);
 
     proxy.restore();
     let back: Awaited<ReturnType<typeof limiter.consume>> | undefined;

@@ -59,6 +59,10 @@ export async function createTestApp(
     JOBS_POLL_INTERVAL_SECONDS: "0.5",
     // Never write a key file into the working tree from a test.
     ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    // Suites send bursts from one key and one address; the rate-limit suite sets its own.
+    RATE_LIMIT_PER_KEY_PER_MINUTE: "1000000",
+    RATE_LIMIT_PER_IP_PER_MINUTE: "1000000",
+    RATE_LIMIT_PER_CHANNEL_PER_MINUTE: "1000000",
     ...env,
   };
   let config: Config;

@@ -10,7 +10,7 @@ import {
   type WahaSimulatorOptions,
 } from "../simulators/waha-simulator.ts";
 import { client } from "./http.ts";
-import { createTestApp, type TestApp } from "./test-app.ts";
+import { createTestApp, type TestApp, type TestAppOptions } from "./test-app.ts";
 import { waitFor } from "./wait-for.ts";
 
 /**
@@ -55,8 +55,11 @@ export interface WhatsAppHarness {
 }
 
 /** A test app with the WhatsApp settings (plus `env`), listening on 127.0.0.1:0. */
-export async function startWhatsApp(env: Record<string, string> = {}): Promise<WhatsAppHarness> {
-  const t = await createTestApp({ ...WHATSAPP_ENV, ...env });
+export async function startWhatsApp(
+  env: Record<string, string> = {},
+  options: TestAppOptions = {},
+): Promise<WhatsAppHarness> {
+  const t = await createTestApp({ ...WHATSAPP_ENV, ...env }, options);
   await t.app.server.listen({ host: "127.0.0.1", port: 0 });
   const { port } = t.app.server.server.address() as AddressInfo;
   const appUrl = `http://127.0.0.1:${port}`;

@@ -9,6 +9,13 @@ export interface ReadinessCheck {
   name: string;
   code: string;
   check(): Promise<void>;
+  /**
+   * false: a dependency the service answers correctly without (Redis: memory tier and
+   * database). Its failure is reported (`status: "degraded"`) but readiness stays 200.
+   */
+  critical?: boolean;
+  /** Extra fields for the report, read after the probe either way (e.g. breaker state). */
+  details?(): Record<string, unknown>;
 }
 
 const CHECK_TIMEOUT_MS = 2_000;
@@ -26,13 +33,19 @@ async function probe(check: ReadinessCheck) {
         );
       }),
     ]);
-    return { status: "ok" as const, latencyMs: round(performance.now() - started) };
+    return {
+      status: "ok" as const,
+      latencyMs: round(performance.now() - started),
+      ...check.details?.(),
+    };
   } catch (error) {
     const message = error instanceof AppError ? error.message : (error as Error).message;
     return {
       status: "unavailable" as const,
       latencyMs: round(performance.now() - started),
       error: message,
+      ...(check.critical === false ? { critical: false } : {}),
+      ...check.details?.(),
     };
   } finally {
     clearTimeout(timer);
@@ -52,13 +65,15 @@ export function operationsRoutes(app: FastifyInstance, metrics: Metrics, checks:
     config: publicRoute,
     schema: {
       tags: ["operations"],
-      summary: "Every dependency answers; 503 names the first that does not",
+      summary:
+        "Every dependency answers; 503 names the first that does not (a non-critical one, such as Redis, only makes it degraded)",
     },
     handler: async (request, reply) => {
       const results = await Promise.all(checks.map(async (c) => [c, await probe(c)] as const));
       const report = Object.fromEntries(results.map(([c, r]) => [c.name, r]));
-      const failed = results.find(([, r]) => r.status !== "ok");
-      if (!failed) return { status: "ok", checks: report };
+      const failed = results.find(([c, r]) => r.status !== "ok" && c.critical !== false);
+      const degraded = results.some(([, r]) => r.status !== "ok");
+      if (!failed) return { status: degraded ? "degraded" : "ok", checks: report };
       const error = new AppError(
         failed[0].code,
         "unavailable",

@@ -11,6 +11,7 @@ const SETTINGS: CacheSettings = {
   softTimeoutMs: 100,
   negativeTtlMs: 200,
   l1MaxItems: 1_000,
+  maxFillMs: 500,
 };
 
 const results = async (metrics: Metrics, cache: string) =>
@@ -151,6 +152,54 @@ describe("bento cache (memory tier)", () => {
     expect(await two.getOrSet("contact", "c1", async () => "two-v2")).toBe("two-v1");
     await one.delete("contact", "c1");
     expect(await one.getOrSet("contact", "c1", async () => "one-v3")).toBe("one-v3");
+  });
+
+  it("a delete while the factory loads: the caller gets what it loaded, the cache keeps nothing", async () => {
+    open();
+    await cache.getOrSet("contact:1", async () => "old");
+    await cache.delete("contact:1");
+    let loaded!: () => void;
+    const loading = new Promise<void>((resolve) => (loaded = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The reader loads the row, then a writer commits and deletes before the reader stores.
+    const reader = cache.getOrSet("contact:1", async () => {
+      loaded();
+      await gate;
+      return "old";
+    });
+    await loading;
+    await cache.delete("contact:1");
+    release();
+    expect(await reader).toBe("old");
+    expect(await cache.getOrSet("contact:1", async () => "new")).toBe("new");
+    const discarded = await metrics.registry.getSingleMetricAsString(
+      "ventros_cache_fills_discarded_total",
+    );
+    expect(discarded).toContain('ventros_cache_fills_discarded_total{reason="invalidated"} 1');
+  });
+
+  it("a factory slower than maxFillMs is answered but not stored", async () => {
+    vi.useRealTimers();
+    open({ maxFillMs: 10 });
+    const slow = vi.fn(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return "slow";
+    });
+    expect(await cache.getOrSet("contact:1", slow)).toBe("slow");
+    expect(await cache.getOrSet("contact:1", async () => "fast")).toBe("fast");
+    expect(await cache.getOrSet("contact:1", async () => "unused")).toBe("fast");
+    const discarded = await metrics.registry.getSingleMetricAsString(
+      "ventros_cache_fills_discarded_total",
+    );
+    expect(discarded).toContain('ventros_cache_fills_discarded_total{reason="slow"} 1');
+  });
+
+  it("without Redis the cache is coherent and has nothing pending", async () => {
+    open();
+    expect(cache.status()).toEqual({ coherent: true, pendingDeletes: 0 });
+    const gauge = await metrics.registry.getSingleMetricAsString("ventros_cache_coherent");
+    expect(gauge).toContain("ventros_cache_coherent 1");
   });
 
   it("keeps Dates as Dates", async () => {

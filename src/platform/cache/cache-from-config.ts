@@ -27,6 +27,7 @@ export function cacheSettingsFromConfig(config: Config): CacheSettings {
     softTimeoutMs: config.CACHE_SOFT_TIMEOUT_MS,
     negativeTtlMs: config.CACHE_NEGATIVE_TTL_MS,
     l1MaxItems: config.CACHE_L1_MAX_ITEMS,
+    maxFillMs: Math.floor(config.CACHE_INVALIDATION_REPEAT_MS / 2),
   };
 }
 

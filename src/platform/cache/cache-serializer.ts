@@ -13,13 +13,16 @@ export const cacheSerializer: CacheSerializer = {
       const original = this[key];
       return original instanceof Date ? { [DATE]: original.toISOString() } : json;
     }),
+  // The reviver visits every value: skip it for the (common) entries without a Date.
   deserialize: (text: string) =>
-    JSON.parse(text, (_key, value: unknown) => {
-      if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-        const keys = Object.keys(value);
-        const iso = (value as Record<string, unknown>)[DATE];
-        if (keys.length === 1 && typeof iso === "string") return new Date(iso);
-      }
-      return value;
-    }) as unknown,
+    text.includes(`"${DATE}"`) ? JSON.parse(text, revive) : (JSON.parse(text) as unknown),
 };
+
+function revive(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const iso = (value as Record<string, unknown>)[DATE];
+    if (keys.length === 1 && typeof iso === "string") return new Date(iso);
+  }
+  return value;
+}

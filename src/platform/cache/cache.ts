@@ -1,5 +1,19 @@
-/** What a cache read came down to, the `result` label of `ventros_cache_requests_total`. */
-export type CacheResult = "hit" | "miss" | "stale" | "error";
+/**
+ * What a cache read came down to, the `result` label of `ventros_cache_requests_total`.
+ * `bypass`: answered by the factory without touching the cache, because this instance
+ * cannot currently hear other instances' invalidations (see `CacheStatus.coherent`).
+ */
+export type CacheResult = "hit" | "miss" | "stale" | "error" | "bypass";
+
+export interface CacheStatus {
+  /**
+   * The tiers may be read: there is no Redis (one instance), or this instance's
+   * invalidation bus is subscribed. When false every read goes to its factory.
+   */
+  coherent: boolean;
+  /** Redis deletes that failed and wait to be replayed (0 without Redis). */
+  pendingDeletes: number;
+}
 
 export interface CacheEntryOptions {
   /** Lifetime before the entry counts as expired; jittered down by the cache's ratio. */
@@ -10,6 +24,13 @@ export interface CacheEntryOptions {
   negativeTtlMs?: number;
   /** The `cache` metrics label, e.g. "contact"; default the key's first segment. */
   cache?: string;
+  /**
+   * Tell other instances when this one stores a value it loaded (they drop their copy).
+   * Needed for values an instance makes up itself (project versions: every instance must
+   * end on the same one); not for rows read from the database, which writes delete
+   * everywhere (default false: no bus message per miss).
+   */
+  announceFills?: boolean;
 }
 
 /**
@@ -36,6 +57,8 @@ export interface Cache {
   clear(): Promise<void>;
   /** Keys versioned per project: `bump()` invalidates everything cached for the project. */
   project(projectId: string): ProjectCache;
+  /** Whether reads use the tiers and whether failed Redis deletes are still pending. */
+  status(): CacheStatus;
   /** Closes the cache (not the Redis connection, which the app owns). */
   disconnect(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { RedisDriver, redisBusDriver } from "bentocache/drivers/redis";
+import type { Redis } from "ioredis";
 import type {
   BusDriver,
   BusOptions,
@@ -21,7 +22,13 @@ interface Shared {
   pending: Map<string, { driver: RedisDriver; key: string | undefined }>;
   replaying: Promise<void> | undefined;
   overflowLogged: boolean;
+  /** L2 entries written before this time (epoch ms) read as missing; 0 = none. */
+  ignoreBefore: number;
 }
+
+/** bentocache writes `{value, logicalExpiration, tags, createdAt}`, createdAt last. */
+const WRITTEN_AT = /"createdAt":(\d+)\}$/;
+const writtenAt = (serialized: string) => Number(WRITTEN_AT.exec(serialized)?.[1] ?? 0);
 
 /**
  * Why a driver wrapper rather than a PING-only breaker: bentocache's L2 sits behind a
@@ -48,7 +55,13 @@ class GuardedRedisDriver implements L2CacheDriver {
 
   async get(key: string) {
     await replayPending(this.shared);
-    return this.call("get", () => this.inner.get(key));
+    const value = await this.call("get", () => this.inner.get(key));
+    const { ignoreBefore } = this.shared;
+    // After this instance lost its bus, entries older than its return may predate writes
+    // whose invalidation it did not hear (or that could not reach Redis): not trusted.
+    if (typeof value === "string" && ignoreBefore > 0 && writtenAt(value) < ignoreBefore)
+      return undefined;
+    return value;
   }
 
   async pull(key: string) {
@@ -139,8 +152,23 @@ export interface GuardedRedisLayer {
   bus: CreateBusDriverResult;
   /** Failed writes not yet replayed (tests, diagnostics). */
   pendingReplays(): number;
+  /**
+   * The invalidation bus hears other instances: its subscription is confirmed and its
+   * connection has not dropped since. False until the first subscription is confirmed.
+   */
+  subscribed(): boolean;
+  /**
+   * Runs `listener` when the subscription is confirmed again after a loss, just before
+   * `subscribed()` turns true: whatever was published meanwhile was missed.
+   */
+  onResubscribed(listener: () => void): void;
+  /** From now on, L2 entries written before `epochMs` read as missing. */
+  ignoreL2Before(epochMs: number): void;
   stop(): void;
 }
+
+/** How long to wait before subscribing again when a subscription attempt failed. */
+const RESUBSCRIBE_DELAY_MS = 500;
 
 /** bentocache's L2 driver and bus over the app's Redis connection, both guarded by its policy. */
 export function guardedRedisLayer(
@@ -154,10 +182,40 @@ export function guardedRedisLayer(
     pending: new Map(),
     replaying: undefined,
     overflowLogged: false,
+    ignoreBefore: 0,
   };
   const timer = setInterval(() => void replayPending(shared), 1_000);
   timer.unref();
   const busBase = redisBusDriver({ connection: connection.client, ...options.bus });
+  const bus = {
+    subscribed: false,
+    everSubscribed: false,
+    stopped: false,
+    resubscribed: [] as (() => void)[],
+  };
+  const confirm = () => {
+    if (bus.subscribed || bus.stopped) return;
+    if (bus.everSubscribed) for (const listener of bus.resubscribed) listener();
+    bus.everSubscribed = true;
+    bus.subscribed = true;
+    options.metrics?.cacheCoherent.set(1);
+  };
+  const lost = () => {
+    bus.subscribed = false;
+    options.metrics?.cacheCoherent.set(0);
+  };
+  /**
+   * The subscriber connection is the bus's ear. The moment it drops, invalidations may be
+   * missed; when it is ready again ioredis re-sends SUBSCRIBE before anything else, so a
+   * PING answered on it afterwards proves the subscription is back.
+   */
+  const watch = (subscriber: Redis) => {
+    for (const event of ["close", "end", "reconnecting"]) subscriber.on(event, lost);
+    subscriber.on("ready", () => {
+      if (!bus.everSubscribed || bus.stopped) return;
+      subscriber.ping().then(confirm, () => undefined);
+    });
+  };
   return {
     l2: {
       options: {},
@@ -170,7 +228,19 @@ export function guardedRedisLayer(
     bus: {
       options: busBase.options,
       factory: (config: unknown): BusDriver => {
-        const transport = busBase.factory(config);
+        const copies: Redis[] = [];
+        const stopListening = connection.onDuplicate((copy) => copies.push(copy));
+        let transport: BusDriver;
+        try {
+          transport = busBase.factory(config);
+        } finally {
+          stopListening();
+        }
+        // @boringnode/bus's RedisTransport duplicates the publisher first, then the subscriber.
+        const subscriber = copies[1];
+        if (copies.length !== 2 || !subscriber)
+          throw new Error(`the cache bus made ${copies.length} Redis connections, expected 2`);
+        watch(subscriber);
         const guarded: BusDriver = {
           setId: (id) => {
             transport.setId(id);
@@ -185,7 +255,19 @@ export function guardedRedisLayer(
               throw error;
             }
           },
-          subscribe: (channel, handler) => transport.subscribe(channel, handler),
+          // bentocache subscribes once, without awaiting: a failure (Redis down at start)
+          // would leave the bus deaf for good and reject unhandled. Retry until it holds.
+          subscribe: async (channel, handler) => {
+            while (!bus.stopped) {
+              try {
+                await transport.subscribe(channel, handler);
+                confirm();
+                return;
+              } catch {
+                await new Promise((resolve) => setTimeout(resolve, RESUBSCRIBE_DELAY_MS));
+              }
+            }
+          },
           unsubscribe: (channel) => transport.unsubscribe(channel),
           disconnect: () => transport.disconnect(),
         };
@@ -193,6 +275,15 @@ export function guardedRedisLayer(
       },
     },
     pendingReplays: () => shared.pending.size,
-    stop: () => clearInterval(timer),
+    subscribed: () => bus.subscribed,
+    onResubscribed: (listener) => void bus.resubscribed.push(listener),
+    ignoreL2Before: (epochMs) => {
+      shared.ignoreBefore = Math.max(shared.ignoreBefore, epochMs);
+    },
+    stop: () => {
+      bus.stopped = true;
+      bus.subscribed = false;
+      clearInterval(timer);
+    },
   };
 }

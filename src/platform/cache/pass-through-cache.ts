@@ -20,6 +20,7 @@ export function passThroughCache(metrics?: Metrics, namespace?: string): Cache {
     namespace: (name) => passThroughCache(metrics, namespace ? `${namespace}:${name}` : name),
     clear: async () => undefined,
     project: (projectId) => createProjectCache(cache, projectId),
+    status: () => ({ coherent: true, pendingDeletes: 0 }),
     disconnect: async () => undefined,
   };
   return cache;

@@ -20,6 +20,8 @@ export function createProjectCache(cache: Cache, projectId: string): ProjectCach
       graceMs: 0,
       negativeTtlMs: 0,
       cache: "project_version",
+      // Instances drawing a version at once must all end on the last one stored.
+      announceFills: true,
     }))!;
   const project: ProjectCache = {
     key: async (name, id) => `p:${projectId}:v${await version()}:${name}:${id}`,

@@ -21,6 +21,8 @@ export interface Metrics {
   cacheRequests: Counter<"cache" | "result">;
   cacheHitRatio: Gauge<"cache">;
   cacheL2Errors: Counter<"operation">;
+  cacheFillsDiscarded: Counter<"reason">;
+  cacheCoherent: Gauge;
   rateLimitDecisions: Counter<"limiter" | "outcome" | "store">;
 }
 
@@ -34,7 +36,7 @@ export function createMetrics(collectors: MetricCollectors = {}): Metrics {
   collectDefaultMetrics({ register: registry, prefix: "ventros_" });
   const cacheRequests = new Counter({
     name: "ventros_cache_requests_total",
-    help: "Cache reads by cache and result (hit, miss, stale, error)",
+    help: "Cache reads by cache and result (hit, miss, stale, error, bypass)",
     labelNames: ["cache", "result"],
     registers: [registry],
   });
@@ -139,6 +141,17 @@ export function createMetrics(collectors: MetricCollectors = {}): Metrics {
       name: "ventros_cache_l2_errors_total",
       help: "Failed or refused (breaker open) Redis operations of the cache's second tier and bus",
       labelNames: ["operation"],
+      registers: [registry],
+    }),
+    cacheFillsDiscarded: new Counter({
+      name: "ventros_cache_fills_discarded_total",
+      help: "Values loaded by a cache factory and answered but not stored, by reason (invalidated while loading, slow, incoherent)",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    cacheCoherent: new Gauge({
+      name: "ventros_cache_coherent",
+      help: "1 when this instance's cache may be read (no Redis, or its invalidation bus is subscribed); 0 while reads bypass it",
       registers: [registry],
     }),
     rateLimitDecisions: new Counter({

@@ -33,6 +33,11 @@ export interface RedisConnection {
   readonly policy: IntegrationPolicy;
   /** Runs one Redis operation through the policy (timeout, breaker, metrics). */
   run<T>(operation: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Calls `listener` with every client duplicated from `client` until the returned
+   * function is called: the cache learns which connection its invalidation bus listens on.
+   */
+  onDuplicate(listener: (copy: Redis) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -48,6 +53,7 @@ export function redisOptions(options: RedisConnectionOptions): RedisOptions {
     connectTimeout: options.connectTimeoutMs,
     retryStrategy: (times) => Math.min(times * 100, 1_000),
     lazyConnect: false,
+    enableAutoPipelining: true,
     connectionName: "ventros",
   };
 }
@@ -57,6 +63,8 @@ export function redisOptions(options: RedisConnectionOptions): RedisOptions {
  * ioredis prints "Unhandled error event" for every failed reconnect otherwise.
  */
 class ListenedRedis extends Redis {
+  readonly duplicateListeners = new Set<(copy: Redis) => void>();
+
   constructor(
     url: string,
     options: RedisOptions,
@@ -69,6 +77,7 @@ class ListenedRedis extends Redis {
   override duplicate(override?: Partial<RedisOptions>): Redis {
     const copy = new Redis({ ...this.options, ...override });
     copy.on("error", this.onError);
+    for (const listener of this.duplicateListeners) listener(copy);
     return copy;
   }
 }
@@ -103,7 +112,8 @@ export function createRedisConnection(
   };
   const client = new ListenedRedis(options.url, redisOptions(options), onError);
   const policy = createIntegrationPolicy(
-    { integration: "redis", ...options.policy },
+    // Commands hold nothing a signal could release: no abort (and DOMException) per call.
+    { integration: "redis", abortOnReturn: false, ...options.policy },
     {
       ...(logger ? { logger } : {}),
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
@@ -131,6 +141,10 @@ export function createRedisConnection(
     client,
     policy,
     run,
+    onDuplicate(listener) {
+      client.duplicateListeners.add(listener);
+      return () => client.duplicateListeners.delete(listener);
+    },
     async close() {
       clearInterval(probe);
       // quit() waits for Redis; during an outage disconnect() ends at once.

@@ -31,6 +31,13 @@ import { TokenBucket, TokenBucketEmptyError } from "./token-bucket.ts";
 export interface IntegrationPolicyConfig extends PolicySettings {
   /** The `integration` label and registry name, e.g. "waha". */
   integration: string;
+  /**
+   * Abort the signal given to `fn` when it returns too (default true: releases sockets
+   * and streams a finished call left open). false for calls that hold nothing (Redis
+   * commands): aborting builds a DOMException per call, which measurably cost a cached
+   * read through the rate limiter a third of its throughput.
+   */
+  abortOnReturn?: boolean;
 }
 
 export interface IntegrationPolicyDeps {
@@ -99,14 +106,18 @@ export function createIntegrationPolicy(
   config: IntegrationPolicyConfig,
   deps: IntegrationPolicyDeps = {},
 ): IntegrationPolicy {
-  const { integration, ...settings } = config;
+  const { integration, abortOnReturn = true, ...settings } = config;
   const { logger, metrics } = deps;
   const classify: ErrorClassifier = deps.classify ?? classifyNetworkError;
   const stats = new IntegrationStats();
   const timeouts = new Map<number, TimeoutPolicy>();
   const timeoutOf = (ms: number) => {
     let policy = timeouts.get(ms);
-    if (!policy) timeouts.set(ms, (policy = timeout(ms, TimeoutStrategy.Aggressive)));
+    if (!policy)
+      timeouts.set(
+        ms,
+        (policy = timeout(ms, { strategy: TimeoutStrategy.Aggressive, abortOnReturn })),
+      );
     return policy;
   };
 
