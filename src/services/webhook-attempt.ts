@@ -2,6 +2,9 @@ import { signWebhook } from "../integrations/webhooks/webhook-signer.ts";
 import type { HttpClient } from "../platform/http-client/http-client.ts";
 import { isIntegrationError } from "../platform/resilience/integration-error.ts";
 
+/** The `webhook-id` header: stable for a message across every attempt. */
+export const webhookIdOf = (messageId: string) => `msg_${messageId.replace(/-/g, "")}`;
+
 /** An endpoint as the dispatcher delivers to it: secrets and headers in clear. */
 export interface DeliveryTarget {
   id: string;
@@ -25,6 +28,8 @@ export interface AttemptResult {
   responseTruncated?: boolean;
   retryAfter?: string;
   error?: string;
+  /** No answer within the attempt's budget. */
+  timedOut?: boolean;
 }
 
 export interface AttemptSettings {
@@ -90,6 +95,7 @@ export async function attemptDelivery(
       startedAt,
       durationMs: elapsed(),
       error: timedOut ? `no answer within ${settings.timeoutMs} ms` : describe(error),
+      ...(timedOut ? { timedOut } : {}),
     };
   }
 }

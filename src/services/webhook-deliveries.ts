@@ -3,7 +3,7 @@ import type { DB } from "../platform/db/schema.ts";
 import type { WebhookAttemptsTable, WebhookMessagesTable } from "../platform/db/webhook-tables.ts";
 import { AppError, notFound, validationError } from "../platform/errors.ts";
 import { decodeCursor, toPage, type Page } from "./pagination.ts";
-import { webhookIdOf } from "./webhook-dispatcher.ts";
+import { webhookIdOf } from "./webhook-attempt.ts";
 
 export interface WebhookAttempt {
   attempt: number;
@@ -41,8 +41,6 @@ export interface DeliveryFilters {
   cursor?: string;
   status?: "pending" | "succeeded" | "failed";
 }
-
-const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
 /** Reading deliveries with their attempts, and putting failed ones back on the queue. */
 export class WebhookDeliveries {
@@ -191,12 +189,12 @@ function toDelivery(
     eventType: row.event_type,
     status: row.status,
     attemptCount: row.attempt_count,
-    nextAttemptAt: iso(row.next_attempt_at),
-    lastAttemptAt: iso(row.last_attempt_at),
+    nextAttemptAt: row.next_attempt_at?.toISOString() ?? null,
+    lastAttemptAt: row.last_attempt_at?.toISOString() ?? null,
     lastStatusCode: row.last_status_code,
     lastError: row.last_error,
     createdAt: row.created_at.toISOString(),
-    succeededAt: iso(row.succeeded_at),
+    succeededAt: row.succeeded_at?.toISOString() ?? null,
     payload: JSON.parse(row.payload) as unknown,
     attempts,
   };

@@ -51,7 +51,7 @@ export class WebhookDeliveryMetrics {
     const outcome =
       status !== undefined && status >= 200 && status < 300
         ? "success"
-        : result.error?.startsWith("no answer within")
+        : result.timedOut
           ? "timeout"
           : "error";
     this.stats.record(outcome, result.durationMs);

@@ -2,7 +2,12 @@ import { sql, type Kysely } from "kysely";
 import type { DB } from "../platform/db/schema.ts";
 import type { HttpClient } from "../platform/http-client/http-client.ts";
 import type { Logger } from "../platform/logger.ts";
-import { attemptDelivery, type AttemptSettings, type DeliveryTarget } from "./webhook-attempt.ts";
+import {
+  attemptDelivery,
+  webhookIdOf,
+  type AttemptSettings,
+  type DeliveryTarget,
+} from "./webhook-attempt.ts";
 import type { WebhookDeliveryMetrics } from "./webhook-delivery-metrics.ts";
 import type { WebhookEndpoints } from "./webhook-endpoints.ts";
 import type { ClaimedMessage, WebhookOutcomes } from "./webhook-outcomes.ts";
@@ -262,6 +267,3 @@ export class WebhookDispatcher {
       .execute();
   }
 }
-
-/** The `webhook-id` header: stable for a message across every attempt. */
-export const webhookIdOf = (messageId: string) => `msg_${messageId.replace(/-/g, "")}`;

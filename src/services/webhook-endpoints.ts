@@ -56,8 +56,6 @@ const RESERVED_HEADERS = new Set([
 
 type Row = Selectable<WebhookEndpointsTable>;
 
-const iso = (value: Date | null) => (value ? value.toISOString() : null);
-
 /**
  * Integrators' webhook endpoints: the URL passes the SSRF guard on every write (and the
  * HTTP client checks it again at each delivery), signing secrets and custom headers are
@@ -296,9 +294,9 @@ export class WebhookEndpoints {
       rateLimitPerSecond: row.rate_limit_per_second,
       status: row.status,
       disabledReason: row.disabled_reason,
-      disabledAt: iso(row.disabled_at),
-      failingSince: iso(row.failing_since),
-      lastSuccessAt: iso(row.last_success_at),
+      disabledAt: row.disabled_at?.toISOString() ?? null,
+      failingSince: row.failing_since?.toISOString() ?? null,
+      lastSuccessAt: row.last_success_at?.toISOString() ?? null,
       createdAt: row.created_at.toISOString(),
       updatedAt: row.updated_at.toISOString(),
     };

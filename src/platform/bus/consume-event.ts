@@ -13,19 +13,8 @@ export async function consumeEvent(
   consumer: EventConsumer,
   event: DomainEvent,
 ): Promise<"applied" | "duplicate"> {
-  const outcome = await withTransaction(db, async (trx) => {
-    const fresh = await trx
-      .insertInto("consumed_events")
-      .values({ consumer: consumer.name, event_id: event.id })
-      .onConflict((oc) => oc.columns(["consumer", "event_id"]).doNothing())
-      .returning("event_id")
-      .executeTakeFirst();
-    if (!fresh) return "duplicate" as const;
-    await consumer.handle(event, trx);
-    return "applied" as const;
-  });
-  if (outcome === "applied") consumer.afterCommit?.(event);
-  return outcome;
+  const { applied } = await consumeEvents(db, consumer, [event]);
+  return applied === 1 ? "applied" : "duplicate";
 }
 
 /**
