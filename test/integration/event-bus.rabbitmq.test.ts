@@ -1,6 +1,4 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { sql } from "kysely";
@@ -13,10 +11,10 @@ import type { EventConsumer } from "../../src/platform/bus/event-bus.ts";
 import type { RabbitMqBus } from "../../src/platform/bus/rabbitmq-bus.ts";
 import { openPgliteDatabase } from "../../src/platform/db/pglite-database.ts";
 import { uuidv7 } from "../../src/platform/ids.ts";
-import { withDatabase } from "../support/backends.ts";
+import { crashDatabase } from "../support/crash-database.ts";
 import { client } from "../support/http.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
-import { backend, createTestApp, type TestApp } from "../support/test-app.ts";
+import { createTestApp, type TestApp } from "../support/test-app.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 /**
@@ -475,37 +473,16 @@ describe("process killed between state commit and publish", () => {
   let child: ChildProcess | undefined;
   let t: TestApp | undefined;
   let prefix: string;
-  let dataDir: string | undefined;
-  let databaseUrl: string | undefined;
-  let dropDatabase = async () => {};
+  let database: Awaited<ReturnType<typeof crashDatabase>> | undefined;
 
   beforeAll(async () => {
     prefix = newPrefix();
-    if (backend === "postgres") {
-      const templateUrl = inject("postgresTemplateUrl");
-      const template = new URL(templateUrl).pathname.slice(1);
-      const name = `ventros_crash_${runId}_${process.pid}`;
-      const adminUrl = withDatabase(templateUrl, "postgres");
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`create database ${name} template ${template}`);
-      await admin.end();
-      databaseUrl = withDatabase(templateUrl, name);
-      dropDatabase = async () => {
-        const c = new pg.Client({ connectionString: adminUrl });
-        await c.connect();
-        await c.query(`drop database if exists ${name} with (force)`);
-        await c.end();
-      };
-    } else {
-      dataDir = mkdtempSync(join(tmpdir(), "ventros-crash-"));
-    }
+    database = await crashDatabase("crash");
   });
   afterAll(async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     await closeWithTopology(t);
-    await dropDatabase();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await database?.drop();
   });
 
   it("publishes and consumes the committed events after a restart", async () => {
@@ -514,7 +491,7 @@ describe("process killed between state commit and publish", () => {
       HOME: process.env["HOME"] ?? "",
       AMQP_URL,
       AMQP_PREFIX: prefix,
-      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir! }),
+      ...database!.env,
     };
     child = spawn(
       process.execPath,
@@ -554,12 +531,10 @@ describe("process killed between state commit and publish", () => {
     expect(child.signalCode).toBe("SIGKILL");
 
     // Committed before the kill, never published: the relay was off.
-    expect(
-      await unpublishedIn(databaseUrl ? { url: databaseUrl } : { dataDir: dataDir! }, report.ids),
-    ).toBe(COUNT);
+    expect(await unpublishedIn(database!.existing, report.ids)).toBe(COUNT);
 
     t = await createTestApp(rabbitEnv(prefix), {
-      existingDatabase: databaseUrl ? { url: databaseUrl } : { dataDir: dataDir! },
+      existingDatabase: database!.existing,
     });
     const { app } = t;
     await waitFor(async () => (await timelineCount(app, report.ids)) === COUNT, WAIT_MS, {
