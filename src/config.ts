@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import Type, { type Static, type TSchema } from "typebox";
 import Value from "typebox/value";
 import { integrationPolicyEnv } from "./integration-policy-env.ts";
+import { webhookConfigEnv } from "./webhook-config-env.ts";
 
 /**
  * The one place that reads the environment. Every setting is declared here with its
@@ -75,51 +76,7 @@ export const ConfigSchema = Type.Object({
   OUTBOUND_HEADERS_TIMEOUT_MS: Int(30_000, 100, 600_000, "outbound HTTP wait for response headers"),
   OUTBOUND_BODY_TIMEOUT_MS: Int(30_000, 100, 600_000, "outbound HTTP longest pause in a body"),
   OUTBOUND_MAX_RESPONSE_BYTES: Int(26_214_400, 1_024, 1_073_741_824, "largest outbound response"),
-  WEBHOOK_ALLOW_TARGETS: Type.String({
-    default: "",
-    pattern: "^[0-9A-Za-z:./,* _-]*$",
-    description:
-      "comma-separated CIDRs and host names (`*.corp.example` wildcards) webhook endpoints may target although not public, e.g. 10.20.0.0/16,hooks.internal",
-  }),
-  WEBHOOK_HTTPS_ONLY: Type.Enum(["true", "false"], {
-    default: "false",
-    description: "refuse http:// webhook endpoint URLs",
-  }),
-  WEBHOOK_TIMEOUT_MS: Int(15_000, 100, 120_000, "time budget of one webhook delivery attempt"),
-  WEBHOOK_RETRY_SCHEDULE: Type.String({
-    default: "5s,5m,30m,2h,5h,10h,10h",
-    pattern: "^\\s*\\d+(ms|s|m|h|d)(\\s*,\\s*\\d+(ms|s|m|h|d))*\\s*$",
-    description:
-      "delays between webhook attempts after the first (immediate) one; a message fails after the last",
-  }),
-  WEBHOOK_RETRY_JITTER_RATIO: Type.Number({
-    default: 0.2,
-    minimum: 0,
-    maximum: 0.5,
-    description: "each retry delay is scheduled at delay x (1 +- r), at random",
-  }),
-  WEBHOOK_DISABLE_AFTER_HOURS: Int(
-    120,
-    1,
-    8_760,
-    "an endpoint failing every attempt for this long is disabled (per-endpoint breaker)",
-  ),
-  WEBHOOK_SECRET_GRACE_HOURS: Int(
-    24,
-    0,
-    720,
-    "default time a rotated-out signing secret keeps signing beside the new one",
-  ),
-  WEBHOOK_RETENTION_DAYS: Int(
-    30,
-    1,
-    3_650,
-    "finished webhook deliveries (and their attempts) are kept this long",
-  ),
-  WEBHOOK_MAX_RESPONSE_BYTES: Int(20_480, 0, 1_048_576, "response body bytes kept per attempt"),
-  WEBHOOK_CONCURRENCY: Int(64, 1, 2_000, "webhook attempts in flight per instance"),
-  WEBHOOK_BATCH_SIZE: Int(200, 1, 5_000, "due deliveries claimed per dispatcher pass"),
-  WEBHOOK_POLL_INTERVAL_MS: Int(500, 10, 60_000, "idle dispatcher poll (new events also wake it)"),
+  ...webhookConfigEnv,
   ...integrationPolicyEnv("WAHA", "WAHA", {
     timeoutMs: 15_000,
     attempts: 3,

@@ -1,11 +1,11 @@
 import { sql, type Kysely, type Selectable } from "kysely";
-import { invalidEventTypePatterns } from "../domain/webhook-event-filter.ts";
 import { generateWebhookSecret } from "../integrations/webhooks/webhook-signer.ts";
 import type { SecretBox } from "../platform/crypto/secret-box.ts";
 import type { DB } from "../platform/db/schema.ts";
 import type { WebhookEndpointsTable } from "../platform/db/webhook-tables.ts";
-import { AppError, notFound, validationError } from "../platform/errors.ts";
+import { AppError, notFound } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
+import { checkEndpointInput, type WebhookEndpointInput } from "./webhook-endpoint-input.ts";
 import { decodeCursor, toPage, type Page } from "./pagination.ts";
 import type { UnitOfWork } from "./unit-of-work.ts";
 import type { OutboundUrlGuard } from "./whatsapp-gateway.ts";
@@ -27,32 +27,7 @@ export interface WebhookEndpoint {
   updatedAt: string;
 }
 
-export interface WebhookEndpointInput {
-  url?: string;
-  eventTypes?: string[];
-  description?: string | null;
-  headers?: Record<string, string>;
-  rateLimitPerSecond?: number | null;
-}
-
 export const MASKED_HEADER_VALUE = "********";
-
-/** Headers we set on every delivery; an endpoint may not override them. */
-const RESERVED_HEADERS = new Set([
-  "webhook-id",
-  "webhook-timestamp",
-  "webhook-signature",
-  "content-type",
-  "content-length",
-  "user-agent",
-  "host",
-  "connection",
-  "transfer-encoding",
-  "keep-alive",
-  "te",
-  "upgrade",
-  "expect",
-]);
 
 type Row = Selectable<WebhookEndpointsTable>;
 
@@ -80,7 +55,7 @@ export class WebhookEndpoints {
 
   async create(projectId: string, input: WebhookEndpointInput & { url: string }) {
     const eventTypes = input.eventTypes ?? ["*"];
-    this.checkInput({ ...input, eventTypes });
+    checkEndpointInput({ ...input, eventTypes });
     await this.deps.guard.assertAllowed(input.url);
     const secret = generateWebhookSecret();
     const now = this.now();
@@ -126,7 +101,7 @@ export class WebhookEndpoints {
   }
 
   async update(projectId: string, id: string, input: WebhookEndpointInput) {
-    this.checkInput(input);
+    checkEndpointInput(input);
     await this.row(projectId, id);
     if (input.url !== undefined) await this.deps.guard.assertAllowed(input.url);
     const row = await this.deps.db
@@ -227,24 +202,6 @@ export class WebhookEndpoints {
       .executeTakeFirst();
     if (!row) throw notFound("webhook_endpoint");
     return row;
-  }
-
-  private checkInput(input: WebhookEndpointInput): void {
-    const fields: { field: string; message: string }[] = [];
-    if (input.eventTypes !== undefined) {
-      if (input.eventTypes.length === 0)
-        fields.push({ field: "eventTypes", message: "must name at least one event type or *" });
-      for (const pattern of invalidEventTypePatterns(input.eventTypes))
-        fields.push({
-          field: "eventTypes",
-          message: `"${pattern}" matches no event type (see GET /v1/event-types; use * or family.*)`,
-        });
-    }
-    for (const name of Object.keys(input.headers ?? {})) {
-      if (RESERVED_HEADERS.has(name.toLowerCase()))
-        fields.push({ field: `headers.${name}`, message: "is set by Ventros on every delivery" });
-    }
-    if (fields.length > 0) throw validationError(fields);
   }
 
   private sealHeaders(headers: Record<string, string> | undefined): string | null {
