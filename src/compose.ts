@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config.ts";
+import { composeBus } from "./compose-bus.ts";
 import { composeCache } from "./compose-cache.ts";
 import { composeWebhooks } from "./compose-webhooks.ts";
 import { composeWhatsApp } from "./compose-whatsapp.ts";
@@ -11,8 +12,6 @@ import type { Cache } from "./platform/cache/cache.ts";
 import type { CachePlatform } from "./platform/cache/cache-from-config.ts";
 import { buildJobs } from "./jobs/index.ts";
 import type { EventBus, EventConsumer } from "./platform/bus/event-bus.ts";
-import { InProcessBus } from "./platform/bus/in-process-bus.ts";
-import { RabbitMqBus } from "./platform/bus/rabbitmq-bus.ts";
 import type { Database } from "./platform/db/database.ts";
 import { migrate } from "./platform/db/migrate.ts";
 import { openDatabase } from "./platform/db/open-database.ts";
@@ -155,28 +154,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     cache.consumer,
     ...(options.consumers ?? []),
   ];
-  let bus: EventBus;
-  if (config.AMQP_URL) {
-    bus = new RabbitMqBus(
-      {
-        url: config.AMQP_URL,
-        prefix: config.AMQP_PREFIX,
-        instanceId,
-        publishTimeoutMs: config.AMQP_PUBLISH_TIMEOUT_MS,
-        prefetch: config.AMQP_PREFETCH,
-        breakerThreshold: config.AMQP_BREAKER_THRESHOLD,
-        breakerHalfOpenAfterMs: config.AMQP_BREAKER_HALF_OPEN_MS,
-        db,
-        logger,
-        metrics,
-      },
-      consumers,
-    );
-  } else {
-    const inProcess = new InProcessBus({ db, jobs: () => jobs, metrics }, consumers);
-    jobs.register(inProcess.jobDefinitions);
-    bus = inProcess;
-  }
+  const bus = composeBus({ config, db, logger, metrics, jobs, instanceId, consumers });
   const relay = new OutboxRelay({
     db,
     bus,
