@@ -7,7 +7,7 @@ import { loadConfig } from "../src/config.ts";
 import type { Database } from "../src/platform/db/database.ts";
 import { uuidv7 } from "../src/platform/ids.ts";
 import { createLogger } from "../src/platform/logger.ts";
-import { toContact } from "../src/services/contacts.ts";
+import { toContact } from "../src/services/contact-view.ts";
 import type { CacheLoadRequest } from "./cache-load-worker.ts";
 import type { LoadResult } from "./load.ts";
 import { summarize, type LatencySummary } from "./percentiles.ts";

@@ -1,44 +1,14 @@
-import { sql, type Kysely, type Selectable } from "kysely";
-import {
-  MAX_CUSTOM_FIELDS,
-  mergeCustomFields,
-  normalizeEmail,
-  normalizePhone,
-  normalizeTags,
-  type CustomFieldValue,
-} from "../domain/contact-rules.ts";
+import { sql, type Kysely } from "kysely";
+import { MAX_CUSTOM_FIELDS, mergeCustomFields, normalizePhone } from "../domain/contact-rules.ts";
 import type { Queryable } from "../platform/db/database.ts";
-import { isUniqueViolation } from "../platform/db/database-errors.ts";
-import type { ContactsTable, DB } from "../platform/db/schema.ts";
-import { AppError, notFound, validationError } from "../platform/errors.ts";
+import type { DB } from "../platform/db/schema.ts";
+import { notFound, validationError } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
-import { cacheRef, type CacheRef, type EntityCache } from "./entity-cache.ts";
+import { mapConflict, normalizeInput, type ContactInput } from "./contact-input.ts";
+import { refsOf, snapshot, toContact, type Contact } from "./contact-view.ts";
+import { cacheRef, type EntityCache } from "./entity-cache.ts";
 import { decodeCursor, toPage, type Page } from "./pagination.ts";
 import type { UnitOfWork } from "./unit-of-work.ts";
-
-export interface Contact {
-  id: string;
-  name: string;
-  phone: string | null;
-  email: string | null;
-  tags: string[];
-  customFields: Record<string, unknown>;
-  externalId: string | null;
-  whatsapp: { wid: string | null; lid: string | null };
-  firstInteractionAt: string | null;
-  lastInteractionAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface ContactInput {
-  name?: string;
-  phone?: string | null;
-  email?: string | null;
-  tags?: string[];
-  customFields?: Record<string, CustomFieldValue>;
-  externalId?: string | null;
-}
 
 export interface ContactFilters {
   q?: string;
@@ -50,10 +20,6 @@ export interface ContactFilters {
   limit: number;
   cursor?: string;
 }
-
-type Field = { field: string; message: string };
-
-type ContactRow = Selectable<ContactsTable>;
 
 export class Contacts {
   constructor(
@@ -279,93 +245,4 @@ export class Contacts {
     if (!row) throw notFound("contact");
     return row;
   }
-}
-
-function normalizeInput(input: ContactInput) {
-  const problems: Field[] = [];
-  let phone: string | null | undefined;
-  if (input.phone === null) phone = null;
-  else if (input.phone !== undefined) {
-    phone = normalizePhone(input.phone);
-    if (!phone)
-      problems.push({
-        field: "phone",
-        message: "must be a phone number with country code (8-15 digits)",
-      });
-  }
-  let email: string | null | undefined;
-  if (input.email === null) email = null;
-  else if (input.email !== undefined) {
-    email = normalizeEmail(input.email);
-    if (!email) problems.push({ field: "email", message: "must be an email address" });
-  }
-  if (input.name !== undefined && input.name.trim() === "") {
-    problems.push({ field: "name", message: "must not be blank" });
-  }
-  if (input.customFields && Object.keys(input.customFields).length > MAX_CUSTOM_FIELDS) {
-    problems.push({ field: "customFields", message: `at most ${MAX_CUSTOM_FIELDS} keys` });
-  }
-  if (problems.length > 0) throw validationError(problems);
-  return {
-    phone,
-    email,
-    tags: input.tags === undefined ? undefined : normalizeTags(input.tags),
-    customFields: input.customFields,
-    externalId: input.externalId,
-  };
-}
-
-function mapConflict(error: unknown): unknown {
-  if (isUniqueViolation(error, "contacts_project_phone_key")) {
-    return new AppError("CONTACT_PHONE_TAKEN", "conflict", "Another contact has this phone number");
-  }
-  if (isUniqueViolation(error, "contacts_project_external_id_key")) {
-    return new AppError(
-      "CONTACT_EXTERNAL_ID_TAKEN",
-      "conflict",
-      "Another contact has this externalId",
-    );
-  }
-  return error;
-}
-
-/** The cache entries a contact row is read by: itself and its phone / WhatsApp id hints. */
-export function refsOf(
-  row: Pick<ContactRow, "id" | "project_id" | "phone" | "whatsapp_wid" | "whatsapp_lid">,
-): CacheRef[] {
-  const refs = [cacheRef.contact(row.project_id, row.id)];
-  if (row.phone) refs.push(cacheRef.contactBy(row.project_id, "phone", row.phone));
-  if (row.whatsapp_wid)
-    refs.push(cacheRef.contactBy(row.project_id, "whatsapp_wid", row.whatsapp_wid));
-  if (row.whatsapp_lid)
-    refs.push(cacheRef.contactBy(row.project_id, "whatsapp_lid", row.whatsapp_lid));
-  return refs;
-}
-
-/** The contact as events carry it: identity and CRM fields, not bookkeeping timestamps. */
-const snapshot = (c: Contact) => ({
-  id: c.id,
-  name: c.name,
-  phone: c.phone,
-  email: c.email,
-  tags: c.tags,
-  customFields: c.customFields,
-  externalId: c.externalId,
-});
-
-export function toContact(row: ContactRow): Contact {
-  return {
-    id: row.id,
-    name: row.name,
-    phone: row.phone,
-    email: row.email,
-    tags: row.tags,
-    customFields: row.custom_fields,
-    externalId: row.external_id,
-    whatsapp: { wid: row.whatsapp_wid, lid: row.whatsapp_lid },
-    firstInteractionAt: row.first_interaction_at?.toISOString() ?? null,
-    lastInteractionAt: row.last_interaction_at?.toISOString() ?? null,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-  };
 }

@@ -2,7 +2,7 @@ import { sql, type Transaction } from "kysely";
 import type { IncomingMessage } from "../domain/whatsapp-events.ts";
 import type { DB } from "../platform/db/schema.ts";
 import { uuidv7 } from "../platform/ids.ts";
-import { toContact } from "./contacts.ts";
+import { toContact } from "./contact-view.ts";
 import { cacheRef, type EntityCache } from "./entity-cache.ts";
 import type { UnitOfWorkContext } from "./unit-of-work.ts";
 
