@@ -3,7 +3,7 @@ import type { Kysely, Selectable } from "kysely";
 import { channelStatusFromSession } from "../domain/whatsapp-events.ts";
 import type { SecretBox } from "../platform/crypto/secret-box.ts";
 import type { ChannelsTable, ChannelStatus, DB } from "../platform/db/schema.ts";
-import { AppError, notFound } from "../platform/errors.ts";
+import { AppError, notFound, validationError } from "../platform/errors.ts";
 import { uuidv7 } from "../platform/ids.ts";
 import { cacheRef, type CacheRef, type EntityCache } from "./entity-cache.ts";
 import { decodeCursor, toPage, type Page } from "./pagination.ts";
@@ -316,9 +316,7 @@ export class Channels {
     try {
       parsed = new URL(url);
     } catch {
-      throw new AppError("VALIDATION_FAILED", "validation", "The request is invalid", {
-        details: { fields: [{ field: "waha.baseUrl", message: "must be an absolute URL" }] },
-      });
+      throw validationError([{ field: "waha.baseUrl", message: "must be an absolute URL" }]);
     }
     await this.deps.guard.assertAllowed(parsed.toString());
     return parsed.toString().replace(/\/$/, "");
